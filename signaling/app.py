@@ -1,0 +1,132 @@
+"""The FastAPI application: health, model status, OpenAPI docs (more routes join per issue).
+
+Route handlers stay a few lines long; state lives in :class:`AppState`, errors map to JSON with
+a machine-readable ``code`` and never expose a stack trace to a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from verification import __version__
+from verification.errors import VerificationError
+from verification.runtime import ModelRegistry, ThreadBudget, load_manifest
+from verification.runtime.integrity import verify_file
+from verification.store.db import default_database_url, make_engine, ping
+from signaling.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    settings: ServerSettings
+    engine: Engine
+    registry: ModelRegistry
+    model_errors: dict[str, str]
+
+
+class ModelStatus(BaseModel):
+    name: str
+    task: str
+    licence: str
+    source: str
+    bytes: int
+    verified: bool
+    loaded: bool
+    provider: str | None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: bool
+    models_verified: int
+    models_total: int
+
+
+def _budget(settings: ServerSettings) -> ThreadBudget:
+    default = ThreadBudget.for_machine()
+    workers = settings.inference_workers or max(1, default.workers // settings.intra_op_threads)
+    return ThreadBudget(workers=workers, intra_op_threads=settings.intra_op_threads)
+
+
+def build_state(settings: ServerSettings) -> AppState:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url or default_database_url(settings.data_dir))
+    manifest_path = settings.models_dir / "manifest.toml" if settings.models_dir else None
+    registry = ModelRegistry(load_manifest(manifest_path), provider=settings.provider,
+                             budget=_budget(settings))
+    errors: dict[str, str] = {}
+    for name in registry.names():
+        spec = registry.spec(name)
+        try:
+            verify_file(name, spec.file, spec.sha256)
+        except VerificationError as err:
+            errors[name] = str(err)
+            log.error("%s", err)
+    return AppState(settings, engine, registry, errors)
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.core = build_state(settings)
+        log.info("serving with data dir %s", settings.data_dir.resolve())
+        yield
+        app.state.core.engine.dispose()
+
+    app = FastAPI(
+        title="Verification server",
+        version=__version__,
+        description="Real-time video interview and biometric verification for small-business "
+                    "loans. Self-hosted; every model's licence is listed under /v1/models.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(VerificationError)
+    async def _verification_error(_request: Request, err: VerificationError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"code": err.code, "message": str(err)})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(status_code=500,
+                            content={"code": "internal_error", "message": "internal error"})
+
+    @app.get("/health", response_model=Health, tags=["operations"])
+    def health(request: Request) -> Health:
+        core: AppState = request.app.state.core
+        database = ping(core.engine)
+        total = len(core.registry.names())
+        verified = total - len(core.model_errors)
+        ok = database and verified == total
+        return Health(status="ok" if ok else "degraded", version=__version__, database=database,
+                      models_verified=verified, models_total=total)
+
+    @app.get("/v1/models", response_model=list[ModelStatus], tags=["models"])
+    def models(request: Request) -> list[ModelStatus]:
+        core: AppState = request.app.state.core
+        loaded = core.registry.loaded()
+        rows = []
+        for name in core.registry.names():
+            spec = core.registry.spec(name)
+            rows.append(ModelStatus(
+                name=name, task=spec.task, licence=spec.licence,
+                source=f"{spec.source.registry}:{spec.source.package}", bytes=spec.bytes,
+                verified=name not in core.model_errors, loaded=name in loaded,
+                provider=loaded[name].provider if name in loaded else None,
+                error=core.model_errors.get(name)))
+        return rows
+
+    return app

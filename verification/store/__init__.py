@@ -1,0 +1,1 @@
+"""Persistence: the database (SQLite by default) and the local data directory."""

@@ -1,0 +1,1 @@
+"""Frame-level video: decoding recordings, frame quality, freeze, AV sync, recording tap."""
