@@ -7,18 +7,29 @@ status, never a traceback (``--debug`` shows one for developers).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from verification import __version__
-from verification.cli import analyze_cmd, bench_cmd, models_cmd, serve_cmd
 from verification.errors import VerificationError
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
 
-_COMMANDS = (models_cmd, analyze_cmd, bench_cmd, serve_cmd)
+
+def _command_modules() -> list[ModuleType]:
+    """Every ``verification/cli/*_cmd.py`` module; each has ``register(subparsers)``.
+
+    Discovery keeps each command in its own module: adding ``face_cmd.py`` adds
+    ``verification face ...`` without touching a shared list.
+    """
+    names = sorted(info.name for info in pkgutil.iter_modules(__path__)
+                   if info.name.endswith("_cmd"))
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in _COMMANDS:
+    for command in _command_modules():
         command.register(sub)
     return parser
 
