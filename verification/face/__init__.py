@@ -1,0 +1,1 @@
+"""Face: detect -> track -> mesh -> blendshapes -> match / challenges / replay cues."""

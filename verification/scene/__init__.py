@@ -1,0 +1,1 @@
+"""Scene: what is behind the applicant (objects, screens, other people, background fingerprint)."""

@@ -1,0 +1,1 @@
+"""Voice: VAD -> speaker windows -> voiceprint / continuity / anti-spoof."""
