@@ -197,6 +197,11 @@ def record_model(
     arrays.update({f"out__{k}": np.asarray(v) for k, v in golden_outputs.items()})
     np.savez_compressed(golden_path, **arrays)
 
+    # The manifest's ``licence`` is a short identifier; any qualification goes to the note.
+    short_licence = licence.split(" (")[0].split(" /")[0].strip()
+    if short_licence != licence:
+        licence_note = f"{licence}. {licence_note}".strip()
+        licence = short_licence
     entry: dict[str, Any] = {
         "file": str(onnx_path.relative_to(MODELS_DIR)),
         "sha256": sha256_of(onnx_path),

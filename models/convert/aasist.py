@@ -123,7 +123,7 @@ def main() -> None:
     record_model(
         "voice_antispoof",
         model=slimmed,
-        task="voice anti-spoofing (bona fide vs synthetic/converted speech), advisory",
+        task="voice_antispoofing",
         adapter="verification.voice.antispoof:AasistDetector",
         description="AASIST (spectro-temporal graph attention over a SincConv front end; "
                     "ASVspoof 2019 LA architecture) on 4.04 s raw-waveform windows; weights "

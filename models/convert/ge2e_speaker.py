@@ -182,7 +182,7 @@ def main() -> None:
     record_model(
         "speaker_embedding",
         model=onnx_model,
-        task="speaker embedding (voiceprint), 256-d, cosine similarity",
+        task="speaker_embedding",
         adapter="verification.voice.speaker:Ge2eSpeakerEncoder",
         description="Resemblyzer GE2E speaker encoder (3-layer LSTM 40->256, Linear 256->256, "
                     "ReLU, L2 norm) over 1.6 s partials of 40-band mel frames.",

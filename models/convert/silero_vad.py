@@ -127,7 +127,7 @@ def main() -> None:
     record_model(
         "vad",
         model=model,
-        task="voice activity detection (speech probability per 32 ms chunk)",
+        task="voice_activity_detection",
         adapter="verification.voice.vad:SileroVad",
         description="Silero VAD v6 (stateful LSTM over 512-sample chunks at 16 kHz), the ONNX "
                     "file shipped in the silero-vad wheel, unchanged.",
