@@ -19,7 +19,6 @@ otherwise than designed.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -76,16 +75,33 @@ def evaluate_admin(csv_path: Path) -> dict:
 
     index = ChinaAdminIndex.load(csv_path)
     seats = [u for u in index.units.values() if len(u.code) == 6 and u.lat is not None]
-    hits = {"county": 0, "city": 0, "province": 0}
-    points = 0
-    for unit in seats:
-        for bearing in range(0, 360, 45):
-            lat, lon = _offset(unit.lat, unit.lon, 1.0, bearing)  # type: ignore[arg-type]
-            got = index.nearest(lat, lon).path
-            points += 1
-            hits["county"] += bool(got.county and got.county.code == unit.code)
-            hits["city"] += bool(got.city and got.city.code == unit.code[:4])
-            hits["province"] += bool(got.province and got.province.code == unit.code[:2])
+    # Independent ground truth: a prefecture's (or province's) own seat coordinate lies inside
+    # that prefecture (province), and it is not one of the county seats the index uses.
+    seat_truth = {}
+    for level, length in (("city", 4), ("province", 2)):
+        units = [u for u in index.units.values() if len(u.code) == length and u.lat is not None
+                 and any(len(c) == 6 and c.startswith(u.code) for c in index.units)]
+        right = 0
+        for u in units:
+            got = index.nearest(u.lat, u.lon).path.unit(level)  # type: ignore[arg-type]
+            right += bool(got and got.code == u.code)
+        seat_truth[level] = {"units": len(units),
+                             "located_in_own_unit": round(right / len(units), 4)}
+    # Self-consistency (no polygons to compare with): how often a point d km from a county seat
+    # still has that seat as its nearest - a measure of how often border calls arise.
+    stability = {}
+    for km in (1.0, 3.0, 10.0):
+        hits = {"county": 0, "city": 0, "province": 0}
+        points = 0
+        for unit in seats:
+            for bearing in range(0, 360, 45):
+                lat, lon = _offset(unit.lat, unit.lon, km, bearing)  # type: ignore[arg-type]
+                got = index.nearest(lat, lon).path
+                points += 1
+                hits["county"] += bool(got.county and got.county.code == unit.code)
+                hits["city"] += bool(got.city and got.city.code == unit.code[:4])
+                hits["province"] += bool(got.province and got.province.code == unit.code[:2])
+        stability[f"{km:g}km"] = {k: round(v / points, 4) for k, v in hits.items()}
 
     forms = {"full": 0, "no_province": 0, "short_city": 0}
     parsed_ok = {k: 0 for k in forms}
@@ -104,8 +120,9 @@ def evaluate_admin(csv_path: Path) -> dict:
             got = index.parse_address(text).path
             parsed_ok[form] += bool(got and got.county and got.county.code == unit.code)
     return {
-        "seat_points": points,
-        "nearest_seat_accuracy_1km": {k: round(v / points, 4) for k, v in hits.items()},
+        "seat_points_per_distance": points,
+        "higher_seats_located": seat_truth,
+        "same_seat_at_distance": stability,
         "address_parse_accuracy": {k: round(parsed_ok[k] / forms[k], 4) for k in forms if forms[k]},
         "address_counts": forms,
     }
@@ -181,8 +198,12 @@ def main() -> int:
                   f"flags={','.join(row['flags']) or '-':<45} {'ok' if row['ok'] else 'WRONG'}")
         if results["admin"]:
             admin = results["admin"]
-            print(f"Admin divisions: {admin['seat_points']} points 1 km from county seats; "
-                  f"nearest-seat accuracy {admin['nearest_seat_accuracy_1km']}")
+            print("Admin divisions (nearest county seat):")
+            for level, row in admin["higher_seats_located"].items():
+                print(f"  {level} seats located in their own {level}: "
+                      f"{row['located_in_own_unit']:.2%} of {row['units']}")
+            print(f"  same unit as the seat {admin['seat_points_per_distance']} points at "
+                  f"1/3/10 km (self-consistency): {admin['same_seat_at_distance']}")
             print(f"  address parsing accuracy {admin['address_parse_accuracy']} "
                   f"over {admin['address_counts']}")
         sc = results["scenarios"]
