@@ -70,19 +70,25 @@ def london_portraits(per_group: int = 2) -> list[tuple[str, str]]:
 
 
 class Builder:
-    def __init__(self, out: Path, force: bool) -> None:
+    def __init__(self, out: Path, force: bool, only: set[str] | None = None) -> None:
         self.out = out
         self.force = force
+        self.only = only
         self.entries: list[dict] = []
 
     def add(self, name: str, label: str, kind: str, source: str, encoding: dict,
             render, fps: float = 25.0, audio: np.ndarray | None = None, **extra) -> None:
         suffix = ".webm" if encoding["codec"] == "libvpx" else ".mp4"
         path = self.out / kind / f"{name}{suffix}"
-        if self.force or not path.exists():
+        forced = self.force and (self.only is None or kind in self.only)
+        if forced or not path.exists():
             log.info("rendering %s", path.relative_to(self.out))
-            la.write_clip(path, render(), fps=fps, audio=audio, codec=encoding["codec"],
-                          bitrate=encoding["bitrate"], size=encoding["size"])
+            frames = render()
+            size = encoding["size"]
+            if size is not None and frames[0].shape[0] > frames[0].shape[1]:
+                size = (size[1], size[0])  # portrait stays portrait
+            la.write_clip(path, frames, fps=fps, audio=audio, codec=encoding["codec"],
+                          bitrate=encoding["bitrate"], size=size)
         self.entries.append({"path": str(path), "label": label, "kind": kind, "source": source,
                              "codec": encoding["codec"], "bitrate": encoding["bitrate"], **extra})
 
@@ -95,8 +101,8 @@ def encoding_for(index: int) -> dict:
     return LOW_BITRATE if index % 3 == 2 else NORMAL
 
 
-def build(out: Path, force: bool) -> Path:
-    builder = Builder(out, force)
+def build(out: Path, force: bool, only: set[str] | None = None) -> Path:
+    builder = Builder(out, force, only)
     backgrounds = [rgb(p) for p in BACKGROUNDS]
     grid_clips = sorted(GRID.glob("*.mpg"))
 
@@ -134,8 +140,8 @@ def build(out: Path, force: bool) -> Path:
         bg = backgrounds[(i + 2) % len(backgrounds)]
         name = f"{path.stem}_close" if close else path.stem
         builder.add(name, "attack", "replay_grid", str(path), encoding_for(i),
-                    lambda f=frames, b=bg, s=200 + i, c=close:
-                    la.replay_attack_frames(f, b, seed=s, fps=fps,
+                    lambda f=frames, b=bg, s=200 + i, c=close, r=fps:
+                    la.replay_attack_frames(f, b, seed=s, fps=r,
                                             placement_height=1.05 if c else None),
                     fps=fps, audio=audio, close_up=close)
 
@@ -145,8 +151,9 @@ def build(out: Path, force: bool) -> Path:
         noisy = i >= len(grid_clips)
         still = frames[len(frames) // 3]
         name = f"{path.stem}_noisy" if noisy else path.stem
+        count = len(frames)
         builder.add(name, "attack", "frozen_frame", str(path), encoding_for(i),
-                    lambda s=still, n=len(frames), k=i, z=noisy:
+                    lambda s=still, n=count, k=i, z=noisy:
                     la.frozen_frames(s, n, np.random.default_rng(300 + k), 2.0 if z else 0.0),
                     fps=fps, audio=audio, sensor_noise=noisy)
 
@@ -168,9 +175,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--force", action="store_true", help="re-render existing clips")
+    parser.add_argument("--only", action="append", metavar="KIND",
+                        help="with --force: re-render only this kind (repeatable)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    manifest = build(args.out, args.force)
+    manifest = build(args.out, args.force, set(args.only) if args.only else None)
     entries = json.loads(manifest.read_text())
     kinds: dict[str, int] = {}
     for entry in entries:

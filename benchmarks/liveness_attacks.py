@@ -248,7 +248,7 @@ def replay_attack_frames(clip: Sequence[np.ndarray], background: np.ndarray, see
     if panel_pixels is None:
         width = int(rng.choice([480, 560, 640, 800]))
         panel_pixels = (width, width * 3 // 4)
-    depth = rng.uniform(0.25, 0.6)
+    depth = rng.uniform(0.15, 0.45)
     bezel = rng.uniform(0.04, 0.09)
     glare = bool(rng.random() < 0.6) if glare is None else glare
     height = placement_height if placement_height is not None else rng.uniform(0.6, 0.85)

@@ -1,4 +1,4 @@
-"""The FastAPI application: health, model status, OpenAPI docs (more routes join per issue).
+"""The FastAPI application: health, model status, OpenAPI docs, interviews (signaling/routes).
 
 Route handlers stay a few lines long; state lives in :class:`AppState`, errors map to JSON with
 a machine-readable ``code`` and never expose a stack trace to a client.
@@ -11,16 +11,25 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from signaling.api_v1 import router as loan_api_router
+from signaling.hub import InterviewHub
+from signaling.interview_flow import flow_factory
+from signaling.routes import router as interview_router
+from signaling.routes import static_files
+from signaling.settings import ServerSettings
+from signaling.workflow_setup import WorkflowParts, build_workflow
 from verification import __version__
 from verification.errors import VerificationError
 from verification.runtime import ModelRegistry, ThreadBudget, load_manifest
 from verification.runtime.integrity import verify_file
 from verification.store.db import default_database_url, make_engine, ping
-from signaling.settings import ServerSettings
+from verification.workflow.interviews import InterviewService
+from verification.workflow.loan import LoanWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,12 @@ class AppState:
     engine: Engine
     registry: ModelRegistry
     model_errors: dict[str, str]
+    hub: InterviewHub
+    workflow_parts: WorkflowParts
+
+    @property
+    def workflow(self) -> LoanWorkflow:
+        return self.workflow_parts.workflow
 
 
 class ModelStatus(BaseModel):
@@ -73,7 +88,10 @@ def build_state(settings: ServerSettings) -> AppState:
         except VerificationError as err:
             errors[name] = str(err)
             log.error("%s", err)
-    return AppState(settings, engine, registry, errors)
+    workflow = build_workflow(settings, engine, registry)
+    hub = InterviewHub(settings, InterviewService(store=workflow.store), registry,
+                       flow_factory(workflow.workflow, registry, settings.reconnect_grace_s))
+    return AppState(settings, engine, registry, errors, hub, workflow)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -82,8 +100,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.core = build_state(settings)
+        await app.state.core.hub.start()
+        await app.state.core.workflow_parts.start(
+            lambda session_id: app.state.core.hub.live(session_id) is not None)
         log.info("serving with data dir %s", settings.data_dir.resolve())
         yield
+        await app.state.core.hub.shutdown()  # closes peers, finalises recordings
+        await app.state.core.workflow_parts.stop()
         app.state.core.engine.dispose()
 
     app = FastAPI(
@@ -96,7 +119,18 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.exception_handler(VerificationError)
     async def _verification_error(_request: Request, err: VerificationError) -> JSONResponse:
-        return JSONResponse(status_code=400, content={"code": err.code, "message": str(err)})
+        headers = {}
+        if getattr(err, "retry_after_s", None) is not None:
+            headers["Retry-After"] = str(err.retry_after_s)
+        return JSONResponse(status_code=getattr(err, "http_status", 400), headers=headers,
+                            content={"code": err.code, "message": str(err)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                             for e in err.errors()[:5])
+        return JSONResponse(status_code=400,
+                            content={"code": "invalid_request", "message": problems})
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
@@ -129,4 +163,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 error=core.model_errors.get(name)))
         return rows
 
+    app.include_router(loan_api_router)
+    app.include_router(interview_router)
+    app.mount("/static", static_files(), name="static")
     return app

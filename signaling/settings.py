@@ -20,3 +20,54 @@ class ServerSettings(BaseSettings):
     inference_workers: int = Field(0, ge=0, description="0 = one per core")
     intra_op_threads: int = Field(1, ge=1)
     models_dir: Path | None = None
+
+    # -- WebRTC / interviews --------------------------------------------------------------------
+    public_url: str | None = Field(None,
+        description="base URL in join links (default: http://host:port)")
+    stun_urls: list[str] = Field(default_factory=list,
+        description='e.g. ["stun:stun.example.com:3478"]')
+    turn_urls: list[str] = Field(default_factory=list,
+        description='e.g. ["turn:turn.example.com:3478?transport=udp"]')
+    turn_username: str | None = None
+    turn_credential: str | None = None
+    ice_loopback: bool = Field(False,
+        description="offer 127.0.0.1 host candidates (tests, benchmarks)")
+    admin_token: str | None = Field(None,
+        description="bearer token for /v1/admin routes; unset: loopback clients only")
+    session_ttl_s: float = Field(24 * 3600, gt=0, description="how long a join link stays valid")
+    interview_max_s: float = Field(300, gt=0,
+        description="an interview is finished after this long")
+    media_timeout_s: float = Field(20, gt=0,
+        description="close a peer that sends no media this long")
+    reconnect_grace_s: float = Field(120, gt=0,
+        description="resume window: finish an interview whose applicant is gone this long")
+    record: bool = True
+    robust_receive: bool = Field(True,
+        description="loss-robust receive path (off: stock aiortc, for comparison)")
+    analysis_fps: float = Field(5.0, gt=0, le=30,
+        description="video frames per second handed to the analyzers")
+    bitrate_profile: Literal["low", "standard"] = "low"
+    prompt_time_scale: float = Field(1.0, gt=0, le=100,
+        description="stretch/shrink prompt durations")
+    # -- admission control ---------------------------------------------------------------------
+    max_sessions: int = Field(16, ge=1)
+    latency_budget_ms: float = Field(250, gt=0,
+        description="frame -> evidence p95 the running sessions must keep")
+    cpu_threshold: float = Field(0.85, gt=0, le=1,
+        description="refuse when the predicted CPU share exceeds this")
+    loop_lag_limit_ms: float = Field(50, gt=0,
+        description="refuse while the event loop lags more (p95)")
+    admission_interval_s: float = Field(0.7, ge=0,
+        description="minimum gap between two admissions (ICE/DTLS bursts fail)")
+    # -- loan-system API, interview scripts, webhooks (interview-flow issue) ---------------------
+    api_key: str | None = Field(None,
+        description="bearer key of the /v1 loan-system API; unset: loopback clients only")
+    webhook_secret: str | None = Field(None,
+        description="HMAC-SHA256 key that signs webhooks; unset: deliveries wait")
+    workflow_dir: Path | None = Field(None,
+        description="extra interview scripts and products (YAML/JSON)")
+    join_ttl_s: float = Field(1800, gt=0,
+        description="lifetime of a join link made by POST /v1/sessions")
+    webhook_timeout_s: float = Field(10, gt=0, le=120,
+        description="one webhook POST may take this long")
+    delivery_lease_s: float = Field(30, gt=0, description="an attempt in flight holds its event")

@@ -9,16 +9,17 @@ verdict is never ``pass`` on missing evidence.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from verification.analyzers import default_analyzers
-from verification.fusion.policy import DefaultPolicy
-from verification.pipeline.analyzer import SessionContext
+from verification.fusion.policy import DefaultPolicy, PolicyConfig
+from verification.pipeline.analyzer import Analyzer, SessionContext
 from verification.pipeline.session import SessionResult, VerificationSession
 from verification.runtime import InferenceExecutor, ModelRegistry, ThreadBudget
-from verification.types import AudioChunk, Check, Evidence, Outcome, TimeWindow, VideoFrame
+from verification.types import AudioChunk, Check, Evidence, VideoFrame
 from verification.video.decode import iter_media, probe
 from verification.video.images import load_image
 from verification.voice.audio_io import read_audio_16k
@@ -37,27 +38,53 @@ class AnalyzeOptions:
 
 def _input_evidence(options: AnalyzeOptions, context: SessionContext,
                     registry: ModelRegistry) -> list[Evidence]:
-    """Evidence about the inputs themselves (an ID photo without a face, ...)."""
-    out: list[Evidence] = []
-    if context.id_photo is not None:
-        faces = registry.adapter("face_detector").detect(context.id_photo)
-        if len(faces) == 0:
-            out.append(Evidence(Check.FACE_MATCH, Outcome.NOT_CHECKED, TimeWindow(0.0, 0.0),
-                                "the ID photo shows no face", code="id_photo_no_face",
-                                model="face_detector"))
-    return out
+    """Evidence about the inputs themselves that no analyzer produces (none at present).
+
+    An ID photo that cannot be decoded stops ``analyze`` before any model loads, with one
+    ``error:`` line (code ``unreadable``); an ID photo without a face, or with several, is
+    reported by the face analyzer (``id_photo_no_face``, ``id_photo_multiple_faces``).
+    """
+    return []
+
+
+def policy_for(script: dict[str, Any]) -> DefaultPolicy:
+    """The fusion policy for a recording.
+
+    With face challenges in the script, the default policy. Without (an uploaded recording),
+    the decision rests on passive evidence alone, so it is stricter: face liveness and face
+    match pass only when *every* piece of their evidence supports them (each passive
+    presentation-attack cue clearly says "live", the face matches the ID photo); anything
+    inconclusive goes to review, and hard-gate codes still reject.
+    """
+    from verification.face.challenges.actions import parse_action
+    from verification.prompt_script import PromptScript
+
+    if any(parse_action(step.type) for step in PromptScript.from_json(script).steps):
+        return DefaultPolicy()
+    return DefaultPolicy(PolicyConfig(version="passive-1",
+                                      unanimous=(Check.FACE_LIVENESS, Check.FACE_MATCH)))
+
+
+def decode_fps(requested: float, analyzers: Sequence[Analyzer]) -> float:
+    """Frames per second to analyse: ``--fps``, raised to what an analyzer - or a face cue it
+    runs - declares as ``min_video_fps`` (lip sync reads the mouth 12.5 times a second: its
+    1.5-6 Hz syllable band is lost at 5 fps)."""
+    needs = [float(getattr(a, "min_video_fps", 0.0)) for a in analyzers]
+    needs += [float(getattr(f, "min_video_fps", 0.0)) for a in analyzers
+              for f in getattr(a, "cue_factories", ())]
+    return max([requested, *needs])
 
 
 async def _drive(options: AnalyzeOptions, context: SessionContext,
                  registry: ModelRegistry) -> SessionResult:
     executor = InferenceExecutor(registry.budget)
     try:
-        session = VerificationSession(context, default_analyzers(registry), DefaultPolicy(),
-                                      executor)
+        analyzers = default_analyzers(registry)
+        session = VerificationSession(context, analyzers, policy_for(options.script), executor)
         await session.start()
         for item in await executor.run(_input_evidence, options, context, registry):
             session.add_evidence(item)
-        media = iter_media(options.recording, video_fps=options.fps)
+        media = iter_media(options.recording, video_fps=decode_fps(options.fps, analyzers))
         sentinel = object()
         while (item := await asyncio.to_thread(next, media, sentinel)) is not sentinel:
             if isinstance(item, VideoFrame):

@@ -78,6 +78,7 @@ class Check(StrEnum):
     SPEECH_PRESENCE = "speech_presence"
     LIP_SYNC = "lip_sync"
     MEDIA_QUALITY = "media_quality"
+    INTERVIEW = "interview"  # the script ran to its end: consent, confirmations, every step
 
 
 class Outcome(StrEnum):

@@ -23,7 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=analyze)
 
 
-def read_json_file(path: Path | None, label: str) -> dict:
+def read_script_file(path: Path | None) -> dict:
+    """The prompt script: a JSON list of steps (or ``{"steps": [...]}``), checked up front so a
+    malformed script is one clear error before any model loads."""
+    from verification.prompt_script import PromptScript
+
+    value = read_json_file(path, "script", allow_list=True)
+    steps = PromptScript.from_json(value).to_json()
+    return {"steps": steps} if steps else {}
+
+
+def read_json_file(path: Path | None, label: str, allow_list: bool = False) -> dict | list:
     if path is None:
         return {}
     try:
@@ -32,6 +42,8 @@ def read_json_file(path: Path | None, label: str) -> dict:
         raise InvalidInputError(f"{label} {path}: cannot read ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InvalidInputError(f"{label} {path}: not valid JSON ({err})") from None
+    if allow_list and isinstance(value, list):
+        return value
     if not isinstance(value, dict):
         raise InvalidInputError(f"{label} {path}: must be a JSON object")
     return value
@@ -46,7 +58,7 @@ def analyze(args: argparse.Namespace) -> int:
         id_photo=args.id_photo,
         voiceprint=args.voiceprint,
         geo=read_json_file(args.geo, "geo"),
-        script=read_json_file(args.script, "script"),
+        script=read_script_file(args.script),
         fps=args.fps,
         provider=args.provider,
     )

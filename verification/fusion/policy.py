@@ -40,6 +40,11 @@ MISSION_CHECKS: tuple[Check, ...] = (
 )
 
 
+# Emotion recognition must never decide a credit application (treated as high-risk in several
+# jurisdictions): these checks are advisory in every policy, whatever a product configures.
+ALWAYS_ADVISORY: tuple[Check, ...] = (Check.MICRO_EXPRESSION,)
+
+
 class FusionPolicy(Protocol):
     version: str
 
@@ -70,9 +75,26 @@ class PolicyConfig:
         "lip_sync_mismatch",
         "challenge_failed",
         "second_voice",
+        "gps_spoofed",  # geo: mock-location signature
+        "impossible_travel",  # geo: faster than an airliner since the last session
     }))
     # A check is "supported" when at least this share of its decisive evidence supports it.
     support_share: float = 0.8
+    # Checks that are "supported" only when *every* piece of their evidence supports them (no
+    # contradicting, inconclusive or not-checked item). Used for passive-only liveness: without
+    # a challenge script, every passive cue must clearly support a live person.
+    unanimous: tuple[Check, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Advisory checks (micro-expression cues) inform reviewers and must never decide: the
+        # ALWAYS_ADVISORY ones stay advisory in every product, and a configuration that also
+        # requires an advisory check is refused, not silently obeyed.
+        advisory = tuple(dict.fromkeys((*self.advisory, *ALWAYS_ADVISORY)))
+        object.__setattr__(self, "advisory", advisory)
+        both = set(self.required) & set(advisory)
+        if both:
+            raise ValueError("advisory checks cannot be required: "
+                             + ", ".join(sorted(c.value for c in both)))
 
 
 class DefaultPolicy:
@@ -131,6 +153,11 @@ class DefaultPolicy:
                                f"{len(items)} observations, none decisive", None, ids)
         supporting = sum(e.outcome is Outcome.SUPPORTS for e in decisive)
         share = supporting / len(decisive)
+        if check in self.config.unanimous and supporting != len(items):
+            return CheckResult(check, CheckStatus.CONTRADICTED if supporting < len(decisive)
+                               else CheckStatus.INCONCLUSIVE,
+                               f"{supporting}/{len(items)} observations support; every one must",
+                               score, ids)
         if share >= self.config.support_share:
             return CheckResult(check, CheckStatus.SUPPORTED,
                                f"{supporting}/{len(decisive)} observations support", score, ids)

@@ -15,7 +15,16 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'verification.sqlite3').resolve()}"
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean the psycopg 3 driver this project installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
 

@@ -24,8 +24,11 @@ class UnreadableAudioError(UnreadableMediaError, ValueError):
     """The file is missing, is not media, or carries no decodable audio stream."""
 
 
-def read_audio_16k(path: str | Path) -> np.ndarray:
+def read_audio_16k(path: str | Path, max_seconds: float | None = None) -> np.ndarray:
     """Return the first audio stream of ``path`` as 16 kHz mono float32 (nominally in [-1, 1]).
+
+    ``max_seconds`` stops decoding after that much audio (a bound on memory and time for
+    arbitrary uploads).
 
     Raises :class:`UnreadableAudioError` (a ``ValueError``) on any decoding failure, so callers
     can reject bad uploads without catching FFmpeg's own exception types.
@@ -33,7 +36,7 @@ def read_audio_16k(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         container = av.open(str(path))
-    except (OSError, av.FFmpegError) as exc:
+    except (OSError, av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise UnreadableAudioError(f"cannot open {path}: {exc}") from exc
     try:
         if not container.streams.audio:
@@ -43,9 +46,14 @@ def read_audio_16k(path: str | Path) -> np.ndarray:
         # FFmpeg's own mono down-mix scales a centred stereo signal by +3 dB and can exceed 1.0.
         resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
         pieces: list[np.ndarray] = []
+        limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+        decoded = 0
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
                 pieces.append(out.to_ndarray().mean(axis=0))
+                decoded += pieces[-1].size
+            if limit is not None and decoded >= limit:
+                break
         for out in resampler.resample(None):  # flush the resampler's delay line
             pieces.append(out.to_ndarray().mean(axis=0))
     except av.FFmpegError as exc:
@@ -55,5 +63,7 @@ def read_audio_16k(path: str | Path) -> np.ndarray:
     if not pieces:
         raise UnreadableAudioError(f"{path} decoded to no audio samples")
     wav = np.concatenate(pieces).astype(np.float32, copy=False)
+    if max_seconds is not None:
+        wav = wav[: int(max_seconds * SAMPLE_RATE)]
     logger.debug("decoded %s: %d samples at %d Hz", path, wav.size, SAMPLE_RATE)
     return wav
