@@ -51,6 +51,8 @@ class ServerSettings(BaseSettings):
         description="stretch/shrink prompt durations")
     # -- admission control ---------------------------------------------------------------------
     max_sessions: int = Field(16, ge=1)
+    admission_control: bool = Field(True,
+        description="refuse on measured load (off: only max_sessions; for load benchmarks)")
     latency_budget_ms: float = Field(250, gt=0,
         description="frame -> evidence p95 the running sessions must keep")
     cpu_threshold: float = Field(0.85, gt=0, le=1,
