@@ -29,6 +29,8 @@ from signaling.peer import InterviewPeer
 from signaling.sdp import validate_offer
 from signaling.settings import ServerSettings
 from verification.analyzers import default_analyzers
+from verification.geo.config import GeoConfig
+from verification.scene.config import SceneSettings
 from verification.pipeline.analyzer import Analyzer, SessionContext
 from verification.runtime import InferenceExecutor, ModelRegistry
 from verification.workflow.interviews import InterviewRecord, InterviewService
@@ -87,7 +89,13 @@ class InterviewHub:
         executor = InferenceExecutor(self.registry.budget)
         analyzers, detector = [], None
         try:
-            analyzers = await asyncio.to_thread(default_analyzers, self.registry)
+            # Location history and the background fingerprint index live in the server's
+            # data dir (cross-interview checks: clusters, impossible travel, fraud rings).
+            data_dir = self.settings.data_dir
+            analyzers = await asyncio.to_thread(
+                default_analyzers, self.registry,
+                GeoConfig.from_env(default_data_dir=data_dir),
+                SceneSettings.from_env(data_dir=data_dir))
             detector = await asyncio.to_thread(self.registry.adapter, "face_detector")
         except Exception as err:  # interviews still run; every check reports "not checked"
             self.analyzer_error = f"{type(err).__name__}: {err}"
