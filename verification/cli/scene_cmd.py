@@ -45,8 +45,9 @@ def compare(args: argparse.Namespace) -> int:
     if args.pairs is None and len(args.images) != 2:
         raise InvalidInputError(f"expected two images (IMG_A IMG_B) or --pairs PAIRS.csv, got "
                                 f"{len(args.images)} image(s)")
+    from verification.cli.pairs import read_pairs, resolve_pair_path
     from verification.runtime import ModelRegistry
-    from verification.scene.compare import PlaceComparer, read_pairs, resolve_image
+    from verification.scene.compare import PlaceComparer
 
     if args.pairs is not None:
         rows = read_pairs(args.pairs)
@@ -59,8 +60,8 @@ def compare(args: argparse.Namespace) -> int:
                 _emit({"a": row.a, "b": row.b, "error": f"line {row.line}: missing image path"})
                 failed += 1
                 continue
-            result = comparer.compare(resolve_image(row.a, args.pairs),
-                                      resolve_image(row.b, args.pairs), row.a, row.b)
+            result = comparer.compare(resolve_pair_path(row.a, args.pairs),
+                                      resolve_pair_path(row.b, args.pairs), row.a, row.b)
             _emit(result.to_json())
             failed += result.error is not None
         print(f"{total} pairs ({failed} with errors), {comparer.files_processed} files read",

@@ -19,12 +19,11 @@ then relative to the CSV's folder.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+from verification.cli.pairs import read_pairs, resolve_pair_path
 from verification.errors import InvalidInputError, UnreadableMediaError, VerificationError
 
 MAX_SECONDS = 600.0
@@ -84,33 +83,6 @@ def pair_result(cache: VoiceprintCache, a: str, b: str, path_a: Path, path_b: Pa
     return {"a": a, "b": b, "similarity": round(result.similarity, 6), "match": result.match}
 
 
-def _resolve(raw: str, base: Path) -> Path:
-    path = Path(raw)
-    if not path.is_absolute() and not path.exists() and (base / path).exists():
-        return base / path
-    return path
-
-
-def read_pairs(path: Path) -> Iterator[tuple[str, str] | None]:
-    """Rows of the pairs CSV; ``None`` for a row without both paths."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as err:
-        raise UnreadableMediaError(f"{path}: cannot read ({err.strerror})") from None
-    with handle:
-        try:
-            reader = csv.DictReader(handle)
-            fields = [(f or "").strip() for f in (reader.fieldnames or [])]
-            if "a" not in fields or "b" not in fields:
-                raise InvalidInputError(f"{path}: the CSV needs a header row with columns a,b")
-            reader.fieldnames = fields
-            for row in reader:
-                a, b = (row.get("a") or "").strip(), (row.get("b") or "").strip()
-                yield (a, b) if a and b else None
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise InvalidInputError(f"{path}: not a readable CSV ({err})") from None
-
-
 def compare(args: argparse.Namespace) -> int:
     from verification.cli.output import print_json
     from verification.runtime import ModelRegistry
@@ -128,13 +100,12 @@ def compare(args: argparse.Namespace) -> int:
     cache = VoiceprintCache(registry.adapter("speaker_embedding"), registry.adapter("vad"))
 
     if args.pairs is not None:
-        base = args.pairs.parent
         for row in read_pairs(args.pairs):
-            if row is None:
-                out = {"a": None, "b": None, "error": "invalid_row"}
+            if not row.complete:
+                out = {"a": row.a or None, "b": row.b or None, "error": "invalid_row"}
             else:
-                a, b = row
-                out = pair_result(cache, a, b, _resolve(a, base), _resolve(b, base))
+                out = pair_result(cache, row.a, row.b, resolve_pair_path(row.a, args.pairs),
+                                  resolve_pair_path(row.b, args.pairs))
             sys.stdout.write(json.dumps(out) + "\n")
             sys.stdout.flush()
         return 0

@@ -8,9 +8,7 @@ on every pair that uses it, without stopping the batch.
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,39 +79,3 @@ class PlaceComparer:
         return PairResult(label_a, label_b, match=first.compare(second))
 
 
-@dataclass(frozen=True)
-class PairRow:
-    line: int
-    a: str
-    b: str
-
-
-def read_pairs(path: Path) -> Iterator[PairRow]:
-    """Rows of a CSV with a header naming columns ``a`` and ``b`` (other columns ignored)."""
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as err:
-        raise InvalidInputError(f"pairs file {path}: cannot read ({err.strerror})") from None
-    with handle:
-        try:
-            reader = csv.DictReader(handle)
-            fields = [f.strip() for f in (reader.fieldnames or [])]
-            if "a" not in fields or "b" not in fields:
-                raise InvalidInputError(f"pairs file {path}: the header must name columns 'a' "
-                                        f"and 'b' (found: {', '.join(fields) or 'nothing'})")
-            reader.fieldnames = fields
-            for row in reader:
-                yield PairRow(reader.line_num, (row.get("a") or "").strip(),
-                              (row.get("b") or "").strip())
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise InvalidInputError(f"pairs file {path}: not a readable CSV ({err})") from None
-
-
-def resolve_image(name: str, pairs_file: Path) -> Path:
-    """A path as written, or - when relative and missing - relative to the pairs file."""
-    path = Path(name)
-    if not path.is_absolute() and not path.exists():
-        beside = pairs_file.parent / path
-        if beside.exists():
-            return beside
-    return path
