@@ -64,6 +64,9 @@ def pose_landmark_indices() -> tuple[int, ...]:
     return tuple(i for pair in POSE_PAIRS for i in pair) + POSE_MIDLINE
 
 
+_POSE_INDEX = np.array(pose_landmark_indices())
+
+
 # from 69 neutral London portraits (models/convert/face_pose_template.py); unit RMS radius,
 # x right (towards the subject's left), y down, z away from the camera.
 POSE_TEMPLATE = np.array([
@@ -168,47 +171,61 @@ def rigid_fit(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float
     s, t = source - mu_s, target - mu_t
     cov = t.T @ s / len(source)
     u, sig, vt = np.linalg.svd(cov)
-    sign = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1.0
-    rotation = u @ np.diag(sign) @ vt
-    var_s = (s ** 2).sum() / len(source)
-    scale = float((sig * sign).sum() / var_s) if var_s > 0 else 1.0
+    # det(u) * det(vt) < 0 means the best orthogonal fit is a reflection: flip the weakest axis.
+    flip = np.linalg.det(u @ vt) < 0
+    if flip:
+        u = u.copy()
+        u[:, -1] = -u[:, -1]
+        sig = sig.copy()
+        sig[-1] = -sig[-1]
+    rotation = u @ vt
+    var_s = float((s * s).sum()) / len(source)
+    scale = float(sig.sum() / var_s) if var_s > 0 else 1.0
     return rotation, scale, mu_t - scale * rotation @ mu_s
 
 
 def pose_from_rotation(rotation: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from a template->camera rotation (module conventions)."""
-    forward = -rotation[:, 2]  # the face looks along -z of the template (towards the camera)
-    yaw = math.degrees(math.atan2(forward[0], -forward[2]))
-    pitch = math.degrees(math.atan2(-forward[1], math.hypot(forward[0], forward[2])))
-    across = rotation[:, 0]  # towards the applicant's left
-    level = np.cross(forward, (0.0, 1.0, 0.0))
-    norm = float(np.linalg.norm(level))
+    fx, fy, fz = (-float(v) for v in rotation[:, 2])  # the face looks along -z of the template
+    yaw = math.degrees(math.atan2(fx, -fz))
+    pitch = math.degrees(math.atan2(-fy, math.hypot(fx, fz)))
+    ax, ay, az = (float(v) for v in rotation[:, 0])  # towards the applicant's left
+    # level = forward x (0, 1, 0); down = -forward x level (written out: 3-vectors, no numpy).
+    lx, ly, lz = -fz, 0.0, fx
+    norm = math.sqrt(lx * lx + lz * lz)
     if norm < 1e-9:  # looking straight up or down: roll is undefined, call it 0
         return yaw, pitch, 0.0
-    level /= norm
-    down = np.cross(-forward, level)
-    roll = math.degrees(math.atan2(float(across @ down), float(across @ level)))
+    lx, lz = lx / norm, lz / norm
+    dx = -(fy * lz - fz * ly)
+    dy = -(fz * lx - fx * lz)
+    dz = -(fx * ly - fy * lx)
+    roll = math.degrees(math.atan2(ax * dx + ay * dy + az * dz, ax * lx + ay * ly + az * lz))
     return yaw, pitch, roll
 
 
 def head_pose(points: np.ndarray) -> HeadPose:
     pts = _points(points)
-    observed = pts[list(pose_landmark_indices())]
+    observed = pts[_POSE_INDEX]
     rotation, scale, shift = rigid_fit(POSE_TEMPLATE, observed)
     fitted = scale * POSE_TEMPLATE @ rotation.T + shift
-    radius = math.sqrt(((observed - observed.mean(axis=0)) ** 2).sum(axis=1).mean())
-    error = math.sqrt(((fitted - observed) ** 2).sum(axis=1).mean()) / max(radius, 1e-9)
+    centred = observed - observed.mean(axis=0)
+    radius = math.sqrt(float((centred * centred).sum()) / len(observed))
+    residual = fitted - observed
+    error = math.sqrt(float((residual * residual).sum()) / len(observed)) / max(radius, 1e-9)
     yaw, pitch, roll = pose_from_rotation(rotation)
     return HeadPose(yaw=yaw, pitch=pitch, roll=roll, fit_error=error)
 
 
 def _eye_aspect_ratio(pts: np.ndarray, corners: tuple[int, int],
                       lids: tuple[tuple[int, int], ...]) -> float:
-    width = float(np.linalg.norm(pts[corners[0]] - pts[corners[1]]))
-    gaps = [float(np.linalg.norm(pts[upper] - pts[lower])) for upper, lower in lids]
+    width = _distance(pts[corners[0]], pts[corners[1]])
+    gaps = [_distance(pts[upper], pts[lower]) for upper, lower in lids]
     return sum(gaps) / (len(gaps) * width) if width > 0 else 0.0
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Euclidean distance of two short vectors (plain floats: cheaper than numpy's norm)."""
+    return math.dist(a.tolist(), b.tolist())
 
 
 def eye_openness(points: np.ndarray) -> tuple[float, float]:
@@ -260,9 +277,20 @@ def five_points(points: np.ndarray) -> FivePoints:
 
 
 def measure(points: np.ndarray) -> FaceGeometry:
+    """All of the above on one mesh; shares the eye centres and the box between the measures
+    (this runs on every analysed frame, so the per-call numpy overhead matters)."""
     pts = _points(points)
     left, right = eye_openness(pts)
+    left_centre = (pts[LEFT_EYE_CORNERS[0]] + pts[LEFT_EYE_CORNERS[1]]) / 2.0
+    right_centre = (pts[RIGHT_EYE_CORNERS[0]] + pts[RIGHT_EYE_CORNERS[1]]) / 2.0
+    iod_3d = _distance(left_centre, right_centre)
+    gap = _distance(pts[INNER_LIP_UPPER], pts[INNER_LIP_LOWER])
+    xy = pts[:, :2]
+    x0, y0 = xy.min(axis=0).tolist()
+    x1, y1 = xy.max(axis=0).tolist()
+    five = np.array([right_centre[:2], left_centre[:2], pts[1, :2], pts[MOUTH_CORNERS[0], :2],
+                     pts[MOUTH_CORNERS[1], :2]])
     return FaceGeometry(pose=head_pose(pts), eye_openness_left=left, eye_openness_right=right,
-                        mouth_opening=mouth_opening(pts),
-                        inter_ocular_px=inter_ocular_distance(pts),
-                        box=face_box(pts), five_points=five_points(pts))
+                        mouth_opening=gap / iod_3d if iod_3d > 0 else 0.0,
+                        inter_ocular_px=_distance(left_centre[:2], right_centre[:2]),
+                        box=(x0, y0, x1 - x0, y1 - y0), five_points=FivePoints(five))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -128,11 +129,18 @@ def roi_from_landmarks(points: np.ndarray, image_size: tuple[int, int]) -> FaceR
                    image_size=image_size)
 
 
-def preprocess(image: np.ndarray, roi: FaceRoi) -> np.ndarray:
-    """RGB uint8 image + ROI -> model input ``(1, 256, 256, 3)`` float32 in [0, 1]."""
+def preprocess(image: np.ndarray, roi: FaceRoi, out: np.ndarray | None = None) -> np.ndarray:
+    """RGB uint8 image + ROI -> model input ``(1, 256, 256, 3)`` float32 in [0, 1].
+
+    ``out`` (optional, that shape and dtype) receives the result, so a caller running every
+    frame can reuse one buffer instead of allocating (and page-faulting) 768 KiB per frame.
+    """
     crop = warp_rotated_rect(image, roi.center, (roi.width, roi.height), roi.rotation,
                              INPUT_SIZE, cv2.BORDER_REPLICATE)
-    return (crop.astype(np.float32) * np.float32(1.0 / 255.0))[None]
+    if out is None:
+        out = np.empty((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+    np.multiply(crop, np.float32(1.0 / 255.0), out=out[0])
+    return out
 
 
 def project_landmarks(raw: np.ndarray, roi: FaceRoi) -> np.ndarray:
@@ -162,6 +170,16 @@ class FaceMesh:
         self.min_presence = float(min_presence)
         self._input = model.input_names[0]
         self._landmarks_name, self._presence_name = model.output_names[:2]
+        # One input buffer per thread: the adapter is shared by streams in the executor's
+        # threads, and a buffer is only reused after its own thread's previous run returned.
+        self._buffers = threading.local()
+
+    def _input_buffer(self) -> np.ndarray:
+        buffer = getattr(self._buffers, "input", None)
+        if buffer is None:
+            buffer = np.empty((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+            self._buffers.input = buffer
+        return buffer
 
     def landmarks(self, image: np.ndarray, face: FaceDetection | FaceRoi) -> FaceLandmarks:
         image = check_rgb_image(image)
@@ -169,7 +187,7 @@ class FaceMesh:
         height, width = image.shape[:2]
         if roi.image_size != (width, height):
             raise ValueError(f"ROI belongs to a {roi.image_size} image, got {(width, height)}")
-        result = self.model.run({self._input: preprocess(image, roi)})
+        result = self.model.run({self._input: preprocess(image, roi, self._input_buffer())})
         logit = float(np.asarray(result[self._presence_name]).reshape(-1)[0])
         presence = 1.0 / (1.0 + math.exp(-logit)) if logit > -80 else 0.0
         points = project_landmarks(result[self._landmarks_name], roi)

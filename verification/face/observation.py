@@ -156,7 +156,7 @@ def _same_face(detection: FaceDetection, box: Box) -> bool:
     return inside or _iou(detection.box, box) > 0.3
 
 
-_RIGID = list(pose_landmark_indices())
+_RIGID = np.array(pose_landmark_indices())
 
 
 class FaceTracker:

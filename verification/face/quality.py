@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from verification.face.alignment import FivePoints, align_region
+from verification.face.alignment import CHIP_SIZE, FivePoints, fit_alignment
 from verification.face.geometry import FaceGeometry
 
 # Guidance codes, in the order the applicant page should show them (most important first).
@@ -128,18 +128,40 @@ class FaceQuality:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    """BT.601 luma as uint8 (OpenCV's rounding); statistics are taken in float64 by OpenCV."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _inner_face(image: np.ndarray, points: FivePoints, iod_px: float) -> np.ndarray:
-    """The inner face, resampled so the eyes are ``iod_px`` apart."""
-    size = max(8, int(round(INNER_FACE_SIDE * iod_px / _CHIP_IOD)))
-    return align_region(image, points, INNER_FACE_CENTER, INNER_FACE_SIDE, size).chip
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and population standard deviation of a single-channel array (one OpenCV pass)."""
+    mean, std = cv2.meanStdDev(values)
+    return float(mean[0, 0]), float(std[0, 0])
 
 
-def _patch(image: np.ndarray, mesh: np.ndarray, indices: tuple[int, ...],
+def _inner_faces(image: np.ndarray, points: FivePoints,
+                 iods_px: tuple[float, ...]) -> list[np.ndarray]:
+    """The inner face resampled so the eyes are each of ``iods_px`` apart.
+
+    One alignment fit serves every resolution (the exposure and the sharpness crops), with the
+    same construction as :func:`verification.face.alignment.align_region`.
+    """
+    to_chip, _ = fit_alignment(points, CHIP_SIZE)
+    origin = np.array([INNER_FACE_CENTER[0] - INNER_FACE_SIDE / 2.0,
+                       INNER_FACE_CENTER[1] - INNER_FACE_SIDE / 2.0])
+    crops = []
+    for iod_px in iods_px:
+        size = max(8, int(round(INNER_FACE_SIDE * iod_px / _CHIP_IOD)))
+        scale = size / INNER_FACE_SIDE
+        matrix = scale * to_chip
+        matrix[:, 2] -= scale * origin
+        crops.append(cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE))
+    return crops
+
+
+def _patch(image: np.ndarray, mesh: np.ndarray, indices: np.ndarray,
            grow: float = 0.15) -> np.ndarray | None:
-    xy = mesh[list(indices), :2]
+    xy = mesh[indices, :2]
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
     pad_x, pad_y = (x1 - x0) * grow, (y1 - y0) * grow
@@ -152,26 +174,34 @@ def _patch(image: np.ndarray, mesh: np.ndarray, indices: tuple[int, ...],
 
 
 # Mesh points outlining each region (subject's right eye on the image's left).
-_RIGHT_EYE = (33, 160, 158, 133, 153, 144)
-_LEFT_EYE = (263, 387, 385, 362, 380, 373)
-_LIPS = (61, 0, 291, 17)
-_MOUTH = (61, 291, 0, 17, 40, 270, 91, 321)
-_CHEEKS = ((50, 101, 118, 117, 123, 187, 205), (280, 330, 347, 346, 352, 411, 425))
+_RIGHT_EYE = np.array((33, 160, 158, 133, 153, 144))
+_LEFT_EYE = np.array((263, 387, 385, 362, 380, 373))
+_LIPS = np.array((61, 0, 291, 17))
+_MOUTH = np.array((61, 291, 0, 17, 40, 270, 91, 321))
+_CHEEKS = (np.array((50, 101, 118, 117, 123, 187, 205)),
+           np.array((280, 330, 347, 346, 352, 411, 425)))
+
+
+def _structure(image: np.ndarray, mesh: np.ndarray, indices: np.ndarray, grow: float,
+               face_std: float) -> float:
+    """Luma std of one mesh region over the inner face's (0 when the region is off-frame)."""
+    patch = _patch(image, mesh, indices, grow=grow)
+    return 0.0 if patch is None else _mean_std(_luma(patch))[1] / max(face_std, 1e-3)
 
 
 def _eye_structure(image: np.ndarray, mesh: np.ndarray, face_std: float) -> float:
     """Min over both eyes of (eye-region luma std / inner-face luma std)."""
-    values = []
-    for eye in (_RIGHT_EYE, _LEFT_EYE):
-        patch = _patch(image, mesh, eye, grow=0.25)
-        values.append(0.0 if patch is None else float(_luma(patch).std()) / max(face_std, 1e-3))
-    return min(values)
+    return min(_structure(image, mesh, eye, 0.25, face_std) for eye in (_RIGHT_EYE, _LEFT_EYE))
 
 
 def _mouth_structure(image: np.ndarray, mesh: np.ndarray, face_std: float) -> float:
     """Luma std of the mouth region (corners, lip line) over the inner face's."""
-    patch = _patch(image, mesh, _MOUTH, grow=0.1)
-    return 0.0 if patch is None else float(_luma(patch).std()) / max(face_std, 1e-3)
+    return _structure(image, mesh, _MOUTH, 0.1, face_std)
+
+
+def _mean_a(rgb: np.ndarray) -> float:
+    """Mean CIELAB a* (OpenCV's 8-bit encoding) of an RGB patch."""
+    return float(cv2.mean(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB))[1])
 
 
 def _lip_redness(image: np.ndarray, mesh: np.ndarray) -> float:
@@ -180,9 +210,7 @@ def _lip_redness(image: np.ndarray, mesh: np.ndarray) -> float:
     cheeks = [p for idx in _CHEEKS if (p := _patch(image, mesh, idx, grow=0.0)) is not None]
     if lips is None or not cheeks:
         return 0.0
-    lip_a = float(cv2.cvtColor(lips, cv2.COLOR_RGB2LAB)[..., 1].mean())
-    skin_a = float(np.mean([cv2.cvtColor(c, cv2.COLOR_RGB2LAB)[..., 1].mean() for c in cheeks]))
-    return lip_a - skin_a
+    return _mean_a(lips) - float(np.mean([_mean_a(c) for c in cheeks]))
 
 
 def assess_face(image: np.ndarray, mesh: np.ndarray, geometry: FaceGeometry,
@@ -191,14 +219,16 @@ def assess_face(image: np.ndarray, mesh: np.ndarray, geometry: FaceGeometry,
     cfg = config or QualityConfig()
     height, width = image.shape[:2]
     iod = geometry.inter_ocular_px
-    inner = _luma(_inner_face(image, geometry.five_points, min(iod, 64.0)))
-    luma = float(inner.mean())
-    face_std = float(inner.std())
-    clipped = float((inner >= 250).mean())
-    dark = float((inner <= 10).mean())
-    sharp_crop = _luma(_inner_face(image, geometry.five_points, SHARPNESS_IOD_PX))
-    laplacian = cv2.Laplacian(sharp_crop, cv2.CV_32F, ksize=3)
-    sharpness = float(laplacian.var()) / max(float(sharp_crop.var()), 1.0)
+    exposure_crop, sharp_crop = _inner_faces(image, geometry.five_points,
+                                             (min(iod, 64.0), SHARPNESS_IOD_PX))
+    inner = _luma(exposure_crop)
+    luma, face_std = _mean_std(inner)
+    clipped = np.count_nonzero(inner >= 250) / inner.size
+    dark = np.count_nonzero(inner <= 10) / inner.size
+    sharp_luma = _luma(sharp_crop)
+    # 3x3 Laplacian of 8-bit luma is exact in 16 bits; its variance over the crop's.
+    laplacian_std = _mean_std(cv2.Laplacian(sharp_luma, cv2.CV_16S, ksize=3))[1]
+    sharpness = laplacian_std ** 2 / max(_mean_std(sharp_luma)[1] ** 2, 1.0)
 
     x, y, w, h = geometry.box
     cx, cy = x + w / 2.0, y + h / 2.0
