@@ -86,8 +86,16 @@ def test_kill_9_during_delivery_then_restart_delivers_exactly_one_effective_even
             deadline = time.monotonic() + 30
             while event_id not in receiver.effective and time.monotonic() < deadline:
                 time.sleep(0.2)
-            view = httpx.get(f"http://127.0.0.1:{port}/v1/sessions/{session_id}",
-                             headers=auth, timeout=10).json()
+            # The receiver applies the event before it answers 200; the server records
+            # "delivered" only once that answer arrives, so poll for it.
+            deadline = time.monotonic() + 15
+            while True:
+                view = httpx.get(f"http://127.0.0.1:{port}/v1/sessions/{session_id}",
+                                 headers=auth, timeout=10).json()
+                deliveries = view.get("deliveries") or [{}]
+                if deliveries[0].get("status") == "delivered" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             time.sleep(1.5)  # nothing else arrives afterwards
         finally:
             restarted.send_signal(signal.SIGTERM)
