@@ -23,7 +23,7 @@ from verification.workflow import repository as repo
 from verification.workflow.conclude import Concluded, conclude, record_override
 from verification.workflow.engine import EngineState
 from verification.workflow.intake import FaceCounter, SessionRequest, Upload, validate
-from verification.workflow.interviews import hash_token
+from verification.workflow.interviews import InterviewClosedError, hash_token
 from verification.workflow.outbox import queue_event
 from verification.workflow.products import ProductCatalog
 from verification.workflow.webhooks import iso
@@ -37,11 +37,6 @@ MAX_PAGE = 500
 class SessionNotFoundError(VerificationError):
     code = "session_not_found"
     http_status = 404
-
-
-class SessionClosedError(VerificationError):
-    code = "session_closed"
-    http_status = 409
 
 
 class InvalidCursorError(VerificationError):
@@ -192,7 +187,7 @@ class LoanWorkflow:
             if row is None:
                 raise SessionNotFoundError(f"no session {session_id!r}")
             if row.state not in OPEN_STATES:
-                raise SessionClosedError(f"session {session_id} is already {row.state}")
+                raise InterviewClosedError(f"session {session_id} is already {row.state}")
             state = EngineState.from_json(row.engine_state)
             row.state = "cancelled"
             row.end_reason = reason
