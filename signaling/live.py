@@ -256,7 +256,10 @@ class LiveInterview:
             async with self.lock:
                 await self._lose_peer(peer, "no media")
             return None
-        if newest is not None and newest < MEDIA_FLOWING_S:
+        # The interview clock runs on media the applicant sends *while the page can see the
+        # prompts*: on a slow link the data channel may open seconds after the media does, and a
+        # prompt nobody saw must not be skipped.
+        if newest is not None and newest < MEDIA_FLOWING_S and peer.channel_open:
             self.live_s += dt
         if self.flow is not None:
             if newest is not None:
@@ -269,13 +272,16 @@ class LiveInterview:
         else:
             position = self.sequencer.position(self.live_s)
         if position is not None and newest is not None and position.index != self.prompt_index:
-            self.prompt_index = position.index
-            self.hub.service.prompt_done(self.id, min(position.index, len(self.sequencer.steps)))
             if position.done:
+                self.prompt_index = position.index
+                self.hub.service.prompt_done(self.id, len(self.sequencer.steps))
                 peer.send({"type": "done"})
                 return "completed"
-            peer.send({"type": "prompt", "index": position.index,
-                       "total": len(self.sequencer.steps), **position.step.to_json()})
+            # a prompt counts as shown only once it reached the page; otherwise retry next tick
+            if peer.send({"type": "prompt", "index": position.index,
+                          "total": len(self.sequencer.steps), **position.step.to_json()}):
+                self.prompt_index = position.index
+                self.hub.service.prompt_done(self.id, position.index)
         if now - self._last_policy >= 1.0:
             self._bandwidth_step(peer, now - self._last_policy if self._last_policy else 1.0)
             self._last_policy = now

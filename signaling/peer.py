@@ -165,6 +165,12 @@ class InterviewPeer:
                 return
             self._on_message(self, message)
 
+    @property
+    def channel_open(self) -> bool:
+        """Whether the page can hear us: prompts only make sense once the control channel is up."""
+        channel = self.channel
+        return channel is not None and channel.readyState == "open" and not self.closed
+
     def send(self, message: dict[str, Any]) -> bool:
         channel = self.channel
         if channel is None or channel.readyState != "open" or self.closed:
