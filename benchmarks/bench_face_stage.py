@@ -10,7 +10,10 @@ Both sides see the same frames in the same order: the 6 GRID clips (CC BY 4.0) d
 * MediaPipe Tasks ``FaceLandmarker`` in VIDEO mode (detection + tracking + mesh + blendshapes),
   run by ``benchmarks/reference/mediapipe_face_video.py`` in the interpreter that has mediapipe.
 
-The first pass over the frames is warm-up; the next passes are timed. Prints wall-clock p50 /
+The first pass over the frames is warm-up; the next passes are timed. Ours is timed once before
+and once after the MediaPipe run and the two are pooled, so that a change in the machine's load
+during the benchmark (other processes share the cores) biases neither side; the load average
+at the start and the end is recorded with the results. Prints wall-clock p50 /
 p95 / mean and CPU milliseconds per frame (process CPU time, all threads: the *cost*, which
 stays meaningful on a loaded machine where wall time does not) and the ratios ours / MediaPipe
 (< 1 = ours is cheaper); writes ``benchmarks/results/face_stage.json``. Our server runs each
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import tempfile
@@ -33,7 +37,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from verification.face.geometry import measure
+from verification.face.mesh import preprocess as mesh_preprocess
+from verification.face.mesh import roi_from_landmarks
 from verification.face.observation import FaceTracker, TrackerConfig
+from verification.face.quality import assess_face
 from verification.runtime import ModelRegistry, ThreadBudget
 from verification.types import VideoFrame
 from verification.video.decode import iter_media
@@ -76,6 +84,45 @@ def time_ours(registry: ModelRegistry, frames, passes: int,  # noqa: ANN001
     return np.array(samples[skip:]), np.array(cpu[skip:])
 
 
+def time_stages(registry: ModelRegistry, frames, passes: int) -> dict[str, float]:  # noqa: ANN001
+    """CPU milliseconds per frame of each step of the face stage, each timed on its own over
+    the frames the tracker saw (the best of ``passes`` runs: the least disturbed by others).
+
+    The model steps include their pre- and post-processing (the mesh: the ROI crop, the
+    projection back to the image); ``detector`` is per call (the tracker runs it on every
+    5th frame); ``quality`` is the whole quality gate, ``geometry`` pose, eyes and mouth.
+    """
+    tracker = FaceTracker.from_registry(registry, TrackerConfig(detect_every=5))
+    seen, clip = [], None
+    for name, frame in frames:
+        if name != clip:
+            tracker.reset()
+            clip = name
+        seen.append((frame.image, tracker.observe(frame.image, frame.pts, frame.index)))
+    seen = [(image, obs) for image, obs in seen if obs.face]
+    rois = [roi_from_landmarks(obs.landmarks, obs.image_size) for _, obs in seen]
+    marks = [tracker.mesh.landmarks(image, roi) for (image, _), roi in zip(seen, rois, strict=True)]
+    steps = {
+        "detector (per call)": lambda i: tracker.detector.detect(seen[i][0]),
+        "mesh crop": lambda i: mesh_preprocess(seen[i][0], rois[i]),
+        "mesh (crop + model + projection)": lambda i: tracker.mesh.landmarks(seen[i][0], rois[i]),
+        "blendshapes": lambda i: tracker.blendshapes.scores(marks[i]),
+        "geometry (pose, eyes, mouth)": lambda i: measure(marks[i].points),
+        "quality gate": lambda i: assess_face(seen[i][0], marks[i].points,
+                                              seen[i][1].geometry, 0.1),
+    }
+    out = {}
+    for label, step in steps.items():
+        best = float("inf")
+        for _ in range(max(passes, 2)):
+            start = time.process_time()
+            for i in range(len(seen)):
+                step(i)
+            best = min(best, (time.process_time() - start) * 1000.0 / len(seen))
+        out[label] = best
+    return out
+
+
 def time_mediapipe(python: Path, task: Path, frames, passes: int) -> dict | None:  # noqa: ANN001
     if not python.exists() or not task.exists():
         print(f"MediaPipe reference skipped: {python} or {task} missing")
@@ -111,12 +158,18 @@ def main() -> None:
     budget = ThreadBudget.for_machine()
     registry = ModelRegistry.from_manifest(provider=args.provider, budget=budget)
     frames = load_frames()
-    ours = stats(time_ours(registry, frames, args.passes, embed=False))
+    load_before = os.getloadavg()
+    before = time_ours(registry, frames, args.passes, embed=False)
     ours_embed = stats(time_ours(registry, frames, args.passes, embed=True))
     reference = time_mediapipe(args.mediapipe_python, args.task, frames, args.passes)
+    after = time_ours(registry, frames, args.passes, embed=False)
+    ours = stats((np.concatenate([before[0], after[0]]), np.concatenate([before[1], after[1]])))
+    stages = time_stages(registry, frames, args.passes)
+    load_after = os.getloadavg()
 
     print(f"{len(frames)} frames (6 GRID clips at {FPS:g} fps), {args.passes - 1} timed passes, "
-          f"provider {args.provider}, {budget}")
+          f"provider {args.provider}, {budget}; load average {load_before[0]:.1f} at the start, "
+          f"{load_after[0]:.1f} at the end")
     print(f"{'pipeline':<44}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}{'CPU ms':>9}")
     rows = [("ours: track+mesh+blendshapes+geometry+quality", ours),
             ("ours + descriptor every 5th frame", ours_embed)]
@@ -134,12 +187,17 @@ def main() -> None:
         print(f"ratio ours / MediaPipe: CPU time per frame {ratios['cpu']:.2f} (with descriptors "
               f"{ratios['cpu_with_descriptor']:.2f}); wall time mean {ratios['wall_mean']:.2f}, "
               f"p50 {ratios['wall_p50']:.2f}")
+    print("CPU ms per frame of each step, timed on its own (best of the passes):")
+    for label, value in stages.items():
+        print(f"  {label:<44}{value:>7.2f}")
     out = REPO / "benchmarks" / "results" / "face_stage.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "frames": len(frames), "fps": FPS, "passes": args.passes, "provider": args.provider,
         "threads": str(budget), "machine": platform.processor() or platform.machine(),
-        "onnxruntime": ort.__version__, "ours": ours, "ours_with_descriptor": ours_embed,
+        "onnxruntime": ort.__version__,
+        "load_average_1min": {"start": round(load_before[0], 2), "end": round(load_after[0], 2)},
+        "ours": ours, "stages_cpu_ms": stages, "ours_with_descriptor": ours_embed,
         "mediapipe": reference, "ratio": ratios}, indent=2) + "\n")
     print(f"wrote {out.relative_to(REPO)}")
 

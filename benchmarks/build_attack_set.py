@@ -8,6 +8,7 @@ kind, source, encoding) into a git-ignored folder. Files that already exist are 
 
 Kinds:
 * ``print_london``       a printed London portrait held by hand (moving plane, paper look)
+* ``print_turned``       the same, the card turned by up to ~25 degrees as if the head turned
 * ``replay_grid``        a GRID clip replayed on a hand-held screen (bezel, moiré, gamma, glare)
 * ``frozen_frame``       one GRID frame repeated while the clip's audio plays on
 * ``silent_face_print``  the Silent-Face printed-photo sample filmed with a shaking camera
@@ -131,6 +132,18 @@ def build(out: Path, force: bool, only: set[str] | None = None) -> Path:
         builder.add(f"{face}_{expression}", "attack", "print_london", str(photo),
                     encoding_for(i),
                     lambda p=photo, b=bg, s=i: la.print_attack_frames(rgb(p), b, seed=s),
+                    ethnicity=eth)
+
+    # The same prints turned left/right and up/down by hand, as an attacker would to fake a
+    # head turn (the other expression of each person, other backgrounds and seeds).
+    for i, (face, eth) in enumerate(london_portraits()):
+        expression = "smiling" if i % 2 == 0 else "neutral"
+        photo = LONDON / f"{face}_{expression}.jpg"
+        bg = backgrounds[(i + 3) % len(backgrounds)]
+        builder.add(f"{face}_{expression}", "attack", "print_turned", str(photo),
+                    encoding_for(i),
+                    lambda p=photo, b=bg, s=500 + i: la.print_attack_frames(rgb(p), b, seed=s,
+                                                                            tilt_deg=25.0),
                     ethnicity=eth)
 
     # GRID clips replayed on a hand-held screen; the last three as close-ups (bezel partly cut).

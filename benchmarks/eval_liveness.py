@@ -43,7 +43,7 @@ from verification.types import VideoFrame
 from verification.video.decode import iter_media, probe
 
 CUES = ("frozen_video", "facial_activity", "planar_motion", "moves_with_scene",
-        "frame_around_face", "corner_moves_with_face", "moire")
+        "frame_around_face", "corner_moves_with_face", "moire", "paper_texture", "flat_shading")
 
 
 def run_direct(path: str, fps: float, tracker: FaceTracker, seed: int) -> dict[str, Any]:

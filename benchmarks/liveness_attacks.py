@@ -161,13 +161,14 @@ def printed_card(photo: np.ndarray, rng: np.random.Generator, margin: float = 0.
 
 
 def print_attack_frames(photo: np.ndarray, background: np.ndarray, seed: int, n: int = 75,
-                        fps: float = 25.0) -> list[np.ndarray]:
-    """A printed portrait held by hand in front of a webcam: ``n`` RGB frames."""
+                        fps: float = 25.0, tilt_deg: float = 8.0) -> list[np.ndarray]:
+    """A printed portrait held by hand in front of a webcam: ``n`` RGB frames. ``tilt_deg``:
+    how far the hand turns the card (a larger tilt mimics a requested head turn)."""
     rng = np.random.default_rng(seed)
     card = printed_card(photo, rng)
     bg = fit_background(background)
     placement = (rng.uniform(0.45, 0.55), rng.uniform(0.45, 0.55), rng.uniform(0.75, 0.9))
-    poses = plane_trajectory(n, fps, rng)
+    poses = plane_trajectory(n, fps, rng, tilt_deg=tilt_deg)
     light_dir = rng.normal(0, 1, 2)
     light_dir /= np.linalg.norm(light_dir)
     frames = []

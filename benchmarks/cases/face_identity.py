@@ -3,7 +3,7 @@
 * ``face_embedding``: ``embed`` on one 480x480 portrait with its five alignment points
   (similarity fit, 150-px warp, dlib ResNet descriptor).
 * ``face_expression``: ``classify_aligned`` on the same portrait (64-px fer-framed warp, gray,
-  mini-Xception softmax).
+  mini-Xception softmax on the crop and its mirror in one batch of two, averaged).
 
 The alignment points come from ``points.json`` (MediaPipe mesh at conversion time), so the
 detector and mesh are not part of these timings.

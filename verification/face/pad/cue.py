@@ -69,7 +69,8 @@ class PresentationAttackCue:
         blink = math.nan if shapes is None else \
             (shapes.score("eyeBlinkLeft") + shapes.score("eyeBlinkRight")) / 2
         self._frames.append(measure_frame(t, frame.image, grey, points, box,
-                                          geometry.mouth_opening, geometry.eyes_open, blink))
+                                          geometry.mouth_opening, geometry.eyes_open, blink,
+                                          five_points=geometry.five_points, pose=geometry.pose))
         crop = face_crop(grey, box)
         if self._previous is not None and t - self._previous[0] <= MAX_GAP_S:
             t0, grey0, crop0, points0 = self._previous

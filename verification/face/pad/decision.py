@@ -17,6 +17,10 @@ Each cue is judged on its own and says ``live``, ``attack``, ``suspect`` or ``un
 * ``corner_moves_with_face`` - a close-up: only a corner of the frame is in view, and the
   face moves with its surroundings (review only: a door frame plus a shaking phone can do it).
 * ``moire`` - periodic spectral peaks of a filmed display.
+* ``paper_texture`` - the skin's colour and finest detail both fall below every live face
+  measured (see :mod:`.texture`): ink on paper, filmed again.
+* ``flat_shading`` - the face turned or nodded clearly, yet the brightness of its halves did
+  not change with it: one flat surface, not a curved head (see :mod:`.shading`).
 * ``glare``, ``tone_range`` - measured for reviewers; lighting alone moves them, so they never
   decide.
 
@@ -24,8 +28,11 @@ Combination (each rule is stated where it is applied in :func:`assess`): a prese
 (the hard-gate code ``presentation_attack``) needs either one conclusive cue (a frozen video,
 or a very strong moiré), or a static face that was moved as a flat object or sits in a frame,
 or two independent screen/print cues; a single screen/print cue without the others is
-``suspect`` (review) - except ``moves_with_scene`` on a face that speaks or blinks, which a
-hand-held phone's shake also produces. ``live`` needs facial activity, no cue against it, and
+``suspect`` (review) - except ``moves_with_scene``, ``paper_texture`` and ``flat_shading`` on
+a face that speaks or blinks (a hand-held phone's shake, an unusual white balance or a
+diffusely lit room produce them too): those only corroborate. Paper texture and flat shading
+never make an attack with a static face alone (review), only together with another
+screen/print cue. ``live`` needs facial activity, no cue against it, and
 enough video.
 """
 
@@ -96,6 +103,27 @@ class PadConfig:
     moire_suspect: float = 550.0
     moire_attack: float = 800.0
     moire_conclusive: float = 1500.0
+    # Paper texture, on faces whose eyes are >= 40 px apart (smaller ones are upsampled and
+    # lose their fine detail to the resampling). Live faces measured: skin chromaticity
+    # >= 0.043 (69 London studio portraits of five ethnic groups; GRID video >= 0.106) and
+    # fine detail >= 0.33 (GRID re-encoded 320x240 VP8 at 150 kbps; as recorded >= 0.37).
+    # Both below about 80 % of those floors in most frames is outside every live face seen.
+    texture_min_iod_px: float = 40.0
+    paper_chroma: float = 0.035
+    paper_fine_detail: float = 0.27
+    paper_share: float = 0.6
+    # Flat shading: the pose moved clearly - the face's left/right half-width log-ratio by
+    # >= 0.15 (p90 - p10; seated GRID speakers <= 0.083, a print tilted +-30 degrees 0.27) or
+    # the mesh's yaw or pitch by >= 8 degrees - yet the brightness log-ratio of the face's
+    # halves stayed within 0.04 (the spread of still, speaking GRID faces: <= 0.033).
+    shading_min_iod_px: float = 40.0
+    shading_min_turn: float = 0.15
+    # ... and only when the mesh's yaw moved with it (a turning head and a tilted picture both
+    # shift the yaw a little the same way; the mesh's jitter on the contour does not):
+    # correlation of turn and yaw at most this (turn falls as yaw rises).
+    shading_turn_yaw_corr: float = -0.5
+    shading_min_angle_deg: float = 8.0
+    flat_shading: float = 0.04
 
 
 @dataclass(frozen=True)
@@ -294,6 +322,68 @@ def _moire(frames: Sequence[FrameMeasure], cfg: PadConfig, window: TimeWindow) -
     return CueResult("moire", LIVE, level, "no moiré", window, details)
 
 
+def _spread(values: np.ndarray) -> float:
+    """p90 - p10: how far a quantity moved, robust to a few outliers."""
+    return float(np.percentile(values, 90) - np.percentile(values, 10))
+
+
+def _paper(frames: Sequence[FrameMeasure], cfg: PadConfig, window: TimeWindow) -> CueResult:
+    measured = [f.texture for f in frames
+                if f.texture is not None and f.iod_px >= cfg.texture_min_iod_px]
+    if len(measured) < cfg.min_frames:
+        return CueResult("paper_texture", UNKNOWN, None,
+                         "face too small or too dark to judge its texture", window)
+    chroma = np.array([m.chroma for m in measured])
+    detail = np.array([m.fine_detail for m in measured])
+    flags = (chroma < cfg.paper_chroma) & (detail < cfg.paper_fine_detail)
+    share = float(flags.mean())
+    details = {"frames": len(measured), "median_chroma": _round(float(np.median(chroma))),
+               "median_fine_detail": _round(float(np.median(detail))),
+               "paper_frames": int(flags.sum())}
+    if share >= cfg.paper_share:
+        return CueResult("paper_texture", SUSPECT, share,
+                         f"the skin has the washed-out colour and missing fine detail of a print "
+                         f"({share:.0%} of frames)", window, details)
+    return CueResult("paper_texture", LIVE, share, "skin colour and detail of a live face",
+                     window, details)
+
+
+def _shading(frames: Sequence[FrameMeasure], cfg: PadConfig, window: TimeWindow) -> CueResult:
+    measured = [f.shading for f in frames
+                if f.shading is not None and f.iod_px >= cfg.shading_min_iod_px]
+    if len(measured) < cfg.min_frames:
+        return CueResult("flat_shading", UNKNOWN, None, "face too small to judge its shading",
+                         window)
+    turns = np.array([m.turn for m in measured])
+    yaws = np.array([m.yaw for m in measured])
+    turn, yaw = _spread(turns), _spread(yaws)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agreement = float(np.corrcoef(turns, yaws)[0, 1]) if turns.std() > 0 and \
+            yaws.std() > 0 else 0.0
+    pitch = _spread(np.array([m.pitch for m in measured]))
+    left_right = _spread(np.array([m.left_right for m in measured]))
+    upper_lower = _spread(np.array([m.upper_lower for m in measured]))
+    sideways = (turn >= cfg.shading_min_turn and agreement <= cfg.shading_turn_yaw_corr) \
+        or yaw >= cfg.shading_min_angle_deg
+    nodding = pitch >= cfg.shading_min_angle_deg
+    details = {"turn_spread": _round(turn), "turn_yaw_correlation": _round(agreement, 2),
+               "yaw_spread_deg": _round(yaw, 1),
+               "pitch_spread_deg": _round(pitch, 1), "left_right_spread": _round(left_right),
+               "upper_lower_spread": _round(upper_lower)}
+    if not (sideways or nodding):
+        return CueResult("flat_shading", UNKNOWN, None,
+                         "too little head rotation to compare the shading with", window, details)
+    flat = (not sideways or left_right <= cfg.flat_shading) and \
+        (not nodding or upper_lower <= cfg.flat_shading)
+    response = max(left_right if sideways else 0.0, upper_lower if nodding else 0.0)
+    if flat:
+        return CueResult("flat_shading", SUSPECT, response,
+                         "the face turned but its shading did not change: a flat surface",
+                         window, details)
+    return CueResult("flat_shading", LIVE, response, "the shading follows the head's rotation",
+                     window, details)
+
+
 def _info(frames: Sequence[FrameMeasure], window: TimeWindow) -> list[CueResult]:
     glare = float(np.median([f.glare for f in frames]))
     tone = float(np.median([f.tone_floor for f in frames]))
@@ -318,7 +408,10 @@ def assess(frames: Sequence[FrameMeasure], pairs: Sequence[PairMeasure],
     frame = _frame(frames, cfg, window)
     corner = _corner(frames, coplanar, cfg, window)
     pattern = _moire(frames, cfg, window)
-    cues = (frozen, activity, planar, coplanar, frame, corner, pattern, *_info(frames, window))
+    paper = _paper(frames, cfg, window)
+    flat = _shading(frames, cfg, window)
+    cues = (frozen, activity, planar, coplanar, frame, corner, pattern, paper, flat,
+            *_info(frames, window))
 
     attack: list[str] = []
     if frozen.verdict == ATTACK:
@@ -327,11 +420,13 @@ def assess(frames: Sequence[FrameMeasure], pairs: Sequence[PairMeasure],
         attack.append("moire")
     static = activity.verdict != LIVE
     # A face that never moves on its own, yet was moved as a flat object or sits in a frame.
+    # (Paper texture and flat shading are not enough here: a still, silent applicant in odd
+    # light would be rejected on measures whose live range is known from few people.)
     for cue in (planar, coplanar, frame):
         if static and cue.verdict == SUSPECT and not cue.details.get("weak"):
             attack.append(f"static_face+{cue.name}")
     # Two independent screen/print cues agree.
-    screen = [c.name for c in (frame, coplanar, pattern)
+    screen = [c.name for c in (frame, coplanar, pattern, paper, flat)
               if c.verdict in (SUSPECT, ATTACK) and not c.details.get("weak")
               and (c.name != "moire" or c.details.get("strong"))]
     if len(screen) >= 2:
@@ -339,9 +434,12 @@ def assess(frames: Sequence[FrameMeasure], pairs: Sequence[PairMeasure],
     if attack:
         return PadAssessment(ATTACK, cues, tuple(dict.fromkeys(attack)), window, len(frames))
     # Alone, a face moving with its scene is no reason to doubt a face that speaks or blinks:
-    # a hand-held phone's rotation shakes face and room alike. It counts above, with others.
+    # a hand-held phone's rotation shakes face and room alike; nor are pale skin (an odd
+    # white balance) or unchanging shading (a diffusely lit room). They count above, with
+    # others.
+    corroborating = (coplanar, paper, flat)
     suspect = [c.name for c in cues if c.verdict in (SUSPECT, ATTACK)
-               and not (c is coplanar and not static)]
+               and not (any(c is x for x in corroborating) and not static)]
     if suspect:
         return PadAssessment(SUSPECT, cues, tuple(suspect), window, len(frames))
     if activity.verdict == LIVE:
@@ -357,6 +455,8 @@ CUE_CODES = {
     "frame_around_face": "screen_or_print_frame",
     "corner_moves_with_face": "screen_or_print_corner",
     "moire": "moire_pattern",
+    "paper_texture": "paper_texture",
+    "flat_shading": "flat_shading_under_pose_change",
 }
 
 

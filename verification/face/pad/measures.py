@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from verification.face.alignment import FivePoints
+from verification.face.geometry import HeadPose
 from verification.face.pad.landmarks import LandmarkMotion, inter_ocular, landmark_motion
 from verification.face.pad.scene import SceneMotion, scene_motion
 from verification.face.pad.screen import (
@@ -21,6 +23,8 @@ from verification.face.pad.screen import (
     moire,
     tone_floor,
 )
+from verification.face.pad.shading import ShadingMeasure, shading
+from verification.face.pad.texture import TextureMeasure, paper_texture
 
 CROP_SIZE = 64
 
@@ -38,6 +42,8 @@ class FrameMeasure:
     moire_chroma: float
     glare: float
     tone_floor: float
+    texture: TextureMeasure | None = None  # None: not measured (too little exposed skin)
+    shading: ShadingMeasure | None = None  # None: no head pose given
 
 
 @dataclass(frozen=True)
@@ -67,15 +73,21 @@ def face_crop(grey: np.ndarray, box: Box) -> np.ndarray:
 
 
 def measure_frame(t: float, image: np.ndarray, grey: np.ndarray, points: np.ndarray,
-                  box: Box, mouth: float, eyes: float, blink: float) -> FrameMeasure:
+                  box: Box, mouth: float, eyes: float, blink: float,
+                  five_points: FivePoints | None = None,
+                  pose: HeadPose | None = None) -> FrameMeasure:
+    """Every per-frame measure; paper texture needs the alignment points, shading the pose."""
     sides = frame_sides(grey, box)
     pattern = moire(image, box)
+    iod = inter_ocular(points)
     return FrameMeasure(
-        t=t, iod_px=inter_ocular(points), mouth=mouth, eyes=eyes, blink=blink,
+        t=t, iod_px=iod, mouth=mouth, eyes=eyes, blink=blink,
         sides=sides.sides, encloses_face=sides.encloses_face,
         moire_luma=pattern.luma if pattern else float("nan"),
         moire_chroma=pattern.chroma if pattern else float("nan"),
-        glare=glare_share(image, box), tone_floor=tone_floor(image, box))
+        glare=glare_share(image, box), tone_floor=tone_floor(image, box),
+        texture=None if five_points is None else paper_texture(image, five_points),
+        shading=None if pose is None else shading(grey, points, iod, pose.yaw, pose.pitch))
 
 
 def measure_pair(t0: float, t1: float, grey0: np.ndarray, grey1: np.ndarray, crop0: np.ndarray,
