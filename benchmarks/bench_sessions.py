@@ -236,6 +236,10 @@ def main() -> None:
         for n in args.sessions:
             result = run_one(server.url, process, media, n, args.warmup, args.window, idle_rss)
             print(json.dumps(asdict(result)), flush=True)
+            print(f"N={n}: connected {result.connected}, frame->evidence p50 "
+                  f"{result.latency_p50_ms} ms / p95 {result.latency_p95_ms} ms, server CPU "
+                  f"{result.cpu_per_session:.2f} core per session (CPU time / wall), analysed "
+                  f"fps {result.analysed_fps}, host load {result.host_load}", flush=True)
             results.append(result)
     ok = [r.sessions for r in results if r.latency_p95_ms is not None
           and r.latency_p95_ms <= BUDGET_MS and r.connected == r.sessions]

@@ -54,6 +54,7 @@ class ScenarioResult:
     video_fps: float
     audio_packets_sent: int
     audio_packets_received: int  # arrived at the server (the rest was dropped on the link)
+    audio_fec_recovered: int = 0  # lost frames rebuilt from the next packet's in-band FEC
 
     @property
     def audio_of_received(self) -> float:
@@ -129,14 +130,19 @@ def measure(server_url: str, session_id: str, scenario: Scenario, receive: str,
         after = _live(server_url, session_id)
     start, end = before["media_now"], after["media_now"]
     freezes = [gap for t, gap in after.get("freezes", []) if start < t <= end]
+    if "video" not in after or "audio" not in after:
+        raise RuntimeError(f"the browser's connection was lost during '{scenario.name}' "
+                           f"({receive} receive): {after.get('state')}")
     frames = after["video"]["frames"] - before["video"]["frames"]
     ongoing = after.get("video_age_s") or 0.0  # a freeze still running at the end counts too
     audio_sent = after["rtp"]["audio"]["expected"] - before["rtp"]["audio"]["expected"]
     audio_arrived = after["rtp"]["audio"]["received"] - before["rtp"]["audio"]["received"]
     audio_got = after["audio"]["frames"] - before["audio"]["frames"]
+    fec = (after.get("receive", {}).get("audio", {}).get("fec_recovered", 0)
+           - before.get("receive", {}).get("audio", {}).get("fec_recovered", 0))
     return ScenarioResult(scenario.name, receive, max(freezes + [ongoing], default=0.0),
                           audio_got / audio_sent if audio_sent else 0.0,
-                          frames / (end - start), audio_sent, audio_arrived)
+                          frames / (end - start), audio_sent, audio_arrived, fec)
 
 
 def run_browser_scenarios(work: Path, robust: bool,
@@ -163,7 +169,7 @@ def run_browser_scenarios(work: Path, robust: bool,
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=chromium_args(y4m, wav))
         try:
-            page = browser.new_page()
+            page = browser.new_page(bypass_csp=True)  # wait_for_function evaluates strings
             page.goto(session["join_url"])
             page.check("#consent")
             page.click("#start")
@@ -173,6 +179,7 @@ def run_browser_scenarios(work: Path, robust: bool,
             for scenario in scenarios:
                 results.append(measure(server.url, session["id"], scenario,
                                        "robust" if robust else "stock", port))
+                print(json.dumps(asdict(results[-1])), flush=True)  # kept if a later one fails
                 time.sleep(6)  # recover between scenarios
         finally:
             browser.close()
@@ -182,14 +189,16 @@ def run_browser_scenarios(work: Path, robust: bool,
 
 def table(results: list[ScenarioResult]) -> str:
     lines = ["| scenario | receive path | longest video freeze | audio frames delivered "
-             "(of sent) | of packets that arrived | video fps | audio packets sent / arrived |",
-             "|---|---|---|---|---|---|---|"]
+             "(of sent) | of packets that arrived | video fps | audio packets sent / arrived |"
+             " rebuilt by FEC |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         freeze = f"{r.longest_freeze_s:.2f} s" if r.longest_freeze_s >= FREEZE_LOG_S else \
             f"< {FREEZE_LOG_S} s (none logged)"
         lines.append(f"| {r.scenario} | {r.receive} | {freeze} | "
                      f"{r.audio_delivered:.1%} | {r.audio_of_received:.1%} | {r.video_fps:.1f} | "
-                     f"{r.audio_packets_sent} / {r.audio_packets_received} |")
+                     f"{r.audio_packets_sent} / {r.audio_packets_received} | "
+                     f"{r.audio_fec_recovered} |")
     return "\n".join(lines)
 
 

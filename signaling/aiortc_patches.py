@@ -24,21 +24,36 @@ hook point for the encoded-frame tap (passthrough recording), the REMB clamp (ba
 and bounded decoder queues. aiortc is pinned (``aiortc==1.16.0``) because the name-mangled
 attributes used here are private; :func:`check_compatible` fails loudly if they move. The pure
 buffer is written so it can be offered upstream as a replacement for ``aiortc.jitterbuffer``.
+
+Opus in-band FEC: when an audio packet is given up on and the packet after it carries LBRR data
+(the answer asks the browser for ``useinbandfec=1``), :class:`RobustReceive` hands the decoder a
+:class:`RecoveredFrame` first: :class:`FecOpusDecoder` (libopus via :mod:`signaling.opus_codec`,
+installed for these receivers only) rebuilds the lost 20 ms from it with ``decode_fec=1``. Lost
+frames that FEC cannot rebuild are *not* concealed: they stay gaps, which the ingest marks as
+lost audio, so no analyzer ever judges extrapolated (PLC) audio as if it had been spoken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import fractions
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiortc.rtcrtpreceiver as _aiortc_receiver
+import av
+from aiortc.codecs.base import Decoder
 from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
+
+from signaling import opus_codec
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +77,7 @@ class ReceiveTuning:
     video_capacity: int = 512  # packets held at most (memory bound)
     audio_capacity: int = 64
     max_decoder_backlog: int = 30  # encoded frames waiting for the decoder thread, per track
+    opus_fec: bool = True  # rebuild a lost Opus frame from the next packet's LBRR data
 
     def capacity(self, kind: str) -> int:
         return self.video_capacity if kind == "video" else self.audio_capacity
@@ -368,6 +384,77 @@ class RobustJitterBuffer:
                           first_seq=packets[0].sequence_number, after_loss=after_loss)
 
 
+# -- Opus in-band FEC ---------------------------------------------------------------------------
+
+MAX_FEC_GAP_PACKETS = 50  # a longer hole is a reconnect or a stream restart, not packet loss
+_OPUS_TIME_BASE = fractions.Fraction(1, opus_codec.SAMPLE_RATE)
+
+
+class RecoveredFrame(JitterFrame):
+    """A lost audio frame to rebuild from the LBRR data inside the packet that followed it.
+
+    ``data`` is that *next* packet, ``timestamp`` the lost frame's own (the next packet's minus
+    ``samples``): Opus LBRR always describes the 20 ms right before the packet carrying it.
+    """
+
+    def __init__(self, data: bytes, timestamp: int, samples: int) -> None:
+        super().__init__(data=data, timestamp=timestamp)
+        self.samples = samples
+
+
+class FecOpusDecoder(Decoder):
+    """aiortc's Opus decoder (same output: 48 kHz stereo s16 frames), with FEC recovery.
+
+    Runs in aiortc's decoder thread; libopus releases the GIL (ctypes) while it decodes.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = opus_codec.OpusFecDecoder(channels=2)
+
+    def decode(self, encoded_frame: JitterFrame) -> list[av.AudioFrame]:
+        try:
+            if isinstance(encoded_frame, RecoveredFrame):
+                pcm = self._decoder.decode_fec(encoded_frame.data, encoded_frame.samples)
+            else:
+                pcm = self._decoder.decode(encoded_frame.data)
+        except ValueError as err:  # corrupt packet: skip it, keep the decoder state
+            log.debug("opus decode failed: %s", err)
+            return []
+        if len(pcm) == 0:
+            return []
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate = opus_codec.SAMPLE_RATE
+        frame.pts = encoded_frame.timestamp
+        frame.time_base = _OPUS_TIME_BASE
+        return [frame]
+
+
+class _FecOpusCodec(RTCRtpCodecParameters):
+    """Marks the Opus codec of a receiver that decodes with :class:`FecOpusDecoder`."""
+
+
+def _fec_codec(codec: RTCRtpCodecParameters) -> RTCRtpCodecParameters:
+    marked = copy.copy(codec)
+    marked.__class__ = _FecOpusCodec
+    return marked
+
+
+def _install_decoder_hook() -> None:
+    """aiortc's decoder thread picks its decoder with the module-level ``get_decoder``: wrap it
+    once so codecs marked by :func:`_fec_codec` get :class:`FecOpusDecoder` (others unchanged)."""
+    original = _aiortc_receiver.get_decoder
+    if getattr(original, "_fec_hook", False):
+        return
+
+    def get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
+        if isinstance(codec, _FecOpusCodec):
+            return FecOpusDecoder()
+        return original(codec)
+
+    get_decoder._fec_hook = True  # type: ignore[attr-defined]
+    _aiortc_receiver.get_decoder = get_decoder
+
+
 # -- integration with RTCRtpReceiver ----------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -382,6 +469,7 @@ class EncodedFrame:
     keyframe: bool
     arrival: float  # time.monotonic()
     after_loss: bool  # a gap before this frame is packet loss (not DTX silence)
+    recovered: bool = False  # rebuilt from the next packet's FEC data: not a received packet
 
 
 @dataclass(frozen=True)
@@ -389,6 +477,7 @@ class ReceiveStats:
     kind: str
     buffer: BufferStats
     decoder_backlog_drops: int
+    fec_recovered: int  # lost audio frames rebuilt from in-band FEC
     remb_estimate_bps: int | None
     remb_sent_bps: int | None
 
@@ -436,6 +525,12 @@ class RobustReceive:
         self._media_ssrc: int | None = None
         self._backlog_drops = 0
         self._closed = False
+        self._fec = kind == "audio" and self.tuning.opus_fec and opus_codec.available()
+        self._fec_codecs: dict[int, RTCRtpCodecParameters] = {}
+        self._last_audio: tuple[int, int] | None = None  # (seq, RTP timestamp) last delivered
+        self._fec_recovered = 0
+        if self._fec:
+            _install_decoder_hook()
         self.remb_cap_bps: int | None = None
         self._remb_estimate: int | None = None
         self._remb_sent: int | None = None
@@ -529,17 +624,55 @@ class RobustReceive:
             # must then restart from a keyframe so no frame references a dropped one.
             self._backlog_drops += 1
             return False
-        ready.frame.timestamp = self._get("timestamp_mapper").map(ready.frame.timestamp)
+        after_loss = ready.after_loss
+        if self._fec and codec.name.lower() == "opus":
+            codec = self._fec_codecs.setdefault(ready.payload_type, _fec_codec(codec))
+            after_loss = self._recover_before(ready, codec, queue)
+        rtp_timestamp = ready.frame.timestamp
+        ready.frame.timestamp = self._get("timestamp_mapper").map(rtp_timestamp)
         queue.put((codec, ready.frame))
-        if self.on_encoded is not None:
-            try:
-                self.on_encoded(EncodedFrame(self.kind, codec.name, ready.frame.data,
-                                             ready.frame.timestamp, codec.clockRate,
-                                             ready.keyframe, time.monotonic(),
-                                             ready.after_loss))
-            except Exception:  # a recorder problem must never break reception
-                log.exception("encoded-frame tap failed")
+        self._tap(codec, ready.frame, ready.keyframe, after_loss)
+        if self.kind == "audio":
+            self._last_audio = (ready.first_seq, rtp_timestamp)
         return True
+
+    def _recover_before(self, ready: ReadyFrame, codec: RTCRtpCodecParameters,
+                        queue: Any) -> bool:
+        """Queue the frame lost right before ``ready`` if ``ready`` carries its FEC data.
+
+        Returns whether a loss gap still precedes ``ready`` itself (for the ingest's marking).
+        """
+        if self._last_audio is None:
+            return ready.after_loss
+        last_seq, last_ts = self._last_audio
+        lost = (ready.first_seq - last_seq - 1) & 0xFFFF
+        if lost == 0 or lost > MAX_FEC_GAP_PACKETS:
+            return ready.after_loss
+        data = ready.frame.data
+        samples = opus_codec.packet_samples(data)
+        if samples == 0 or not opus_codec.has_fec(data):
+            return ready.after_loss
+        rtp_timestamp = (ready.frame.timestamp - samples) & 0xFFFFFFFF
+        # Exactly one frame lost with no DTX pause around it: the recovered frame closes the
+        # gap. Otherwise a gap (loss, or DTX then loss) remains before the recovered frame.
+        closes_gap = lost == 1 and ((ready.frame.timestamp - last_ts) & 0xFFFFFFFF) == 2 * samples
+        recovered = RecoveredFrame(data, self._get("timestamp_mapper").map(rtp_timestamp),
+                                   samples)
+        queue.put((codec, recovered))
+        self._fec_recovered += 1
+        self._tap(codec, recovered, False, not closes_gap, recovered=True)
+        return False
+
+    def _tap(self, codec: RTCRtpCodecParameters, frame: JitterFrame, keyframe: bool,
+             after_loss: bool, recovered: bool = False) -> None:
+        if self.on_encoded is None:
+            return
+        try:
+            self.on_encoded(EncodedFrame(self.kind, codec.name, frame.data, frame.timestamp,
+                                         codec.clockRate, keyframe, time.monotonic(),
+                                         after_loss, recovered))
+        except Exception:  # a recorder problem must never break reception
+            log.exception("encoded-frame tap failed")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -578,6 +711,7 @@ class RobustReceive:
     @property
     def stats(self) -> ReceiveStats:
         return ReceiveStats(self.kind, self.buffer.stats, self._backlog_drops,
+                            self._fec_recovered,
                             self._remb_estimate, self._remb_sent)
 
     def close(self) -> None:

@@ -27,7 +27,11 @@ from dataclasses import dataclass
 import psutil
 
 LOOP_LAG_LIMIT_MS = 50.0
-PRIOR_CPU_PER_SESSION = 0.06  # share of the whole machine (2 cores) before anything is measured
+# Share of the whole machine (2 cores) one full-pipeline interview costs before anything is
+# measured: ~0.34 of a core (benchmarks/results/session_cpu.md: analysis 0.26 at 5 fps, plus
+# the WebRTC receive path ~0.08). A lower prior admitted a
+# burst of interviews that warm up together far beyond what the machine can analyse.
+PRIOR_CPU_PER_SESSION = 0.17
 WARMUP_S = 10.0
 
 

@@ -2,9 +2,19 @@
 
 The answer is where the server states what it wants to *receive* (RFC 3556 / RFC 3890 / RFC
 7587): ``b=TIAS`` + ``b=AS`` on the video section cap the browser's start and maximum bitrate
-before any feedback exists, and the Opus ``fmtp`` asks for mono ~12 kbit/s with DTX (no packets
-in silence) and in-band FEC (a lost 20 ms frame can be rebuilt from the next packet). Chromium
-honours all of them (measured, ``shared/notes/webrtc.md``).
+before any feedback exists, and the Opus ``fmtp`` asks for mono wideband speech with DTX (no
+packets in silence) and in-band FEC (a lost 20 ms frame can be rebuilt from the next packet).
+Chromium honours all of them (measured, ``shared/notes/webrtc.md``).
+
+Why 24 kbit/s and ``maxplaybackrate=16000``: libopus only adds FEC (LBRR) data when the bitrate
+clears a threshold that grows with the coded audio bandwidth and the loss it is told about. At
+5 % loss (complexity 9, as desktop Chromium) wideband needs ~24 kbit/s; at 12 kbit/s no packet
+carries FEC, and without a bandwidth cap Chromium codes fullband and needs ~32 kbit/s (measured
+with libopus on LibriSpeech: ``tests/unit/test_opus_fec.py``). The analysis runs at 16 kHz, so
+``maxplaybackrate=16000`` (wideband) costs it nothing. Phones (complexity 5) start FEC at 28
+kbit/s at exactly 5 % loss and from ~20 kbit/s above 5 % (libopus then narrows the band). The
+price is ~12 kbit/s more than a FEC-less 12 kbit/s stream, taken from video in the ``low``
+profile so it stays within 150 kbit/s; DTX sends nothing in silence.
 """
 
 from __future__ import annotations
@@ -57,7 +67,8 @@ def validate_offer(sdp: str) -> OfferSummary:
 @dataclass(frozen=True)
 class AnswerShape:
     video_max_bps: int
-    opus_max_average_bps: int = 12_000
+    opus_max_average_bps: int = 24_000
+    opus_max_playback_hz: int = 16_000  # wideband: what the 16 kHz analysis uses
 
 
 def shape_answer(sdp: str, shape: AnswerShape) -> str:
@@ -102,5 +113,6 @@ def _opus_fmtp(pt: str, existing: str, shape: AnswerShape) -> str:
             params[key] = value
     params.update({"minptime": params.get("minptime", "10"), "useinbandfec": "1", "usedtx": "1",
                    "stereo": "0", "sprop-stereo": "0",
-                   "maxaveragebitrate": str(shape.opus_max_average_bps)})
+                   "maxaveragebitrate": str(shape.opus_max_average_bps),
+                   "maxplaybackrate": str(shape.opus_max_playback_hz)})
     return f"a=fmtp:{pt} " + ";".join(f"{k}={v}" for k, v in params.items())

@@ -169,6 +169,20 @@ def test_vad_streams_are_independent_and_match_offline(vad, utterances):
         assert states[i].samples_consumed == n_full * CHUNK_SAMPLES
 
 
+def test_vad_repeated_streams_are_answered_from_the_memo(vad, utterances):
+    """Analyzers of one interview run VAD on the same audio: the repeats cost no model call
+    and give exactly the first stream's probabilities and states."""
+    wav = list(utterances.values())[2][: 40 * CHUNK_SAMPLES]
+    first, second = vad.new_state(), vad.new_state()
+    a = [p.probability for p in vad.process(wav, first)]
+    hits = vad.memo_hits
+    b = [p.probability for p in vad.process(wav, second)]
+    assert a == b and vad.memo_hits - hits == len(a) == 40
+    np.testing.assert_array_equal(first.state, second.state)
+    second.state[:] = 0  # states are private copies: one stream never changes another's
+    assert np.any(first.state != 0)
+
+
 def test_vad_batch_step_matches_single_streams(vad, utterances):
     wavs = list(utterances.values())[:3]
     n_chunks = 20

@@ -84,20 +84,33 @@ def test_admission_predicts_latency_and_cpu():
     assert percentile([1, 2, 3, 4], 0.5) == 2.5 and percentile([], 0.5) is None
 
 
+def test_admission_before_any_measurement_uses_the_measured_session_cost():
+    # Nothing learnt yet: interviews still warming up count at the measured per-session cost
+    # (~0.34 of a core = 0.17 of 2 cores), so a burst stops at what 2 cores can analyse.
+    clock = [0.0]
+    control = AdmissionController(max_sessions=16, latency_budget_ms=250, cpu_threshold=0.85,
+                                  admission_interval_s=0.7, clock=lambda: clock[0])
+    assert control.decide(snapshot(sessions=3, warming=3, cpu=0.05)).admit  # 0.05 + 4 x 0.17
+    clock[0] += 1
+    refused = control.decide(snapshot(sessions=4, warming=4, cpu=0.05))  # 0.05 + 5 x 0.17
+    assert not refused.admit and "CPU" in refused.reason
+
+
 def test_answer_is_shaped_for_low_bitrate():
     answer = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
               "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\nb=AS:2000\r\n"
               "a=rtpmap:96 VP8/90000\r\n"
               "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
               "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n")
-    shaped = shape_answer(answer, AnswerShape(150_000, 12_000))
+    shaped = shape_answer(answer, AnswerShape(150_000, 24_000))
     video, audio = shaped.split("m=audio")
     assert "b=TIAS:150000" in video and "b=AS:150" in video and "b=AS:2000" not in video
     fmtp = [line for line in audio.split("\r\n") if line.startswith("a=fmtp:111")]
     assert fmtp == ["a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1;stereo=0;sprop-stereo=0;"
-                    "maxaveragebitrate=12000"]
+                    "maxaveragebitrate=24000;maxplaybackrate=16000"]
     no_fmtp = answer.replace("a=fmtp:111 minptime=10;useinbandfec=1\r\n", "")
-    assert "maxaveragebitrate=12000" in shape_answer(no_fmtp, AnswerShape(150_000))
+    assert "maxaveragebitrate=24000;maxplaybackrate=16000" in shape_answer(
+        no_fmtp, AnswerShape(150_000))
 
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe", "[]", "{", "null", '{"type": "geo", "latitude": 1}',

@@ -9,7 +9,10 @@ identical segments to the package's on real speech).
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +24,10 @@ SAMPLE_RATE = 16_000
 CHUNK_SAMPLES = 512  # 32 ms
 CONTEXT_SAMPLES = 64
 _STATE_SHAPE = (2, 128)
+# Several analyzers of one interview (voice, lip sync, expression) each run VAD on the same
+# audio from the same start, so their states and inputs are identical step by step: a small
+# content-addressed memo answers the repeats without running the model (identical results).
+MEMO_ENTRIES = 2048
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,9 @@ class SileroVad:
         neg = extra.get("neg_threshold")
         self.default_config = SegmenterConfig(threshold=float(extra.get("threshold", 0.5)),
                                               neg_threshold=None if neg is None else float(neg))
+        self._memo: OrderedDict[bytes, tuple[float, np.ndarray, float]] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self.memo_hits = 0
 
     @staticmethod
     def new_state() -> VadState:
@@ -223,12 +233,27 @@ class SileroVad:
         if chunk.size != CHUNK_SAMPLES:
             raise ValueError(f"expected {CHUNK_SAMPLES} samples, got {chunk.size}")
         x = np.concatenate([state.context, chunk])[None]
-        res = self.model.run({"input": x, "state": state.state, "sr": self._sr})
-        state.state = np.asarray(res.outputs["stateN"], dtype=np.float32)
+        key = hashlib.blake2b(x.tobytes() + np.ascontiguousarray(state.state).tobytes(),
+                              digest_size=16).digest()
+        with self._memo_lock:
+            known = self._memo.get(key)
+            if known is not None:
+                self._memo.move_to_end(key)
+                self.memo_hits += 1
+        if known is None:
+            res = self.model.run({"input": x, "state": state.state, "sr": self._sr})
+            known = (float(res.outputs["output"][0, 0]),
+                     np.asarray(res.outputs["stateN"], dtype=np.float32), float(res.latency_ms))
+            with self._memo_lock:
+                self._memo[key] = known
+                if len(self._memo) > MEMO_ENTRIES:
+                    self._memo.popitem(last=False)
+        probability, state_out, latency_ms = known
+        state.state = state_out.copy()
         state.context = x[0, -CONTEXT_SAMPLES:].copy()
         start = state.samples_consumed
         state.samples_consumed += CHUNK_SAMPLES
-        return ChunkProbability(start, float(res.outputs["output"][0, 0]), float(res.latency_ms))
+        return ChunkProbability(start, probability, latency_ms)
 
     def speech_probabilities_batch(self, chunks: np.ndarray,
                                    states: Sequence[VadState]) -> tuple[ChunkProbability, ...]:
