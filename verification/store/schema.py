@@ -188,3 +188,47 @@ class FailureRow(Base):
     at: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("ix_failures_subject_at", "subject", "at"),)
+
+
+# -- reviewer console (signaling/console): migration 0002_console ------------------------------
+# Claims and notes belong to interview sessions (deleted with them, shared by every server
+# process on one PostgreSQL); a login session must be valid on whichever process serves the
+# next request. Accounts stay in the protect layer's accounts.sqlite3.
+
+class ConsoleLoginRow(Base):
+    """One signed-in browser. The cookie holds a random id; only its SHA-256 is stored, so a
+    copy of the database cannot be replayed as a cookie."""
+
+    __tablename__ = "console_logins"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+
+
+class ConsoleClaimRow(Base):
+    """Who works on a queued session now (one row per session: the primary key is the lock)."""
+
+    __tablename__ = "console_claims"
+
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("interview_sessions.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[float] = mapped_column(Float)
+
+
+class ConsoleNoteRow(Base):
+    """A reviewer's note on a session (append-only, like the audit trail it accompanies)."""
+
+    __tablename__ = "console_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("interview_sessions.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_console_notes_session", "session_id", "id"),)
