@@ -140,3 +140,11 @@ class VerdictItem(BaseModel):
 class VerdictPage(BaseModel):
     verdicts: list[VerdictItem]
     next_cursor: str = Field(description="pass as ?since= to poll for newer verdicts")
+
+
+class PersonalDataDeleted(BaseModel):
+    session_id: str
+    deleted: list[str] = Field(description="the stored objects removed (ID photo, recording, "
+                                           "reference frame, templates, ...)")
+    by_kind: dict[str, int]
+    audit_seq: int = Field(description="the audit-log entry that records the deletion")

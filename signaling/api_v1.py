@@ -6,6 +6,7 @@ return. Errors are JSON ``{"code", "message"}`` with a 4xx status (see ``ApiErro
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from typing import Annotated, Any
 
@@ -13,11 +14,14 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 
 from signaling.api_models import (
     ApiError,
+    PersonalDataDeleted,
     SessionCreated,
     SessionView,
     Timeline,
     VerdictPage,
 )
+from signaling.personal_data import forget_session
+from signaling.rate_limit import TokenBucketLimiter
 from verification.errors import VerificationError
 from verification.workflow.intake import (
     MAX_ID_PHOTO_BYTES,
@@ -53,10 +57,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ApiError, "description": text} for status, text in (
         (400, "malformed request"), (401, "missing or wrong API key"),
         (404, "unknown session"), (409, "the session is closed"),
-        (413, "file too large"), (422, "invalid field (see code)"))}
+        (413, "file too large"), (422, "invalid field (see code)"),
+        (429, "too many sessions created, or the applicant's failure budget is spent "
+              "(code failure_budget_spent; see Retry-After)"))}
 
 router = APIRouter(prefix="/v1", tags=["loan system"], dependencies=[Depends(require_api_key)],
                    responses=ERRORS)
+
+
+def _credential(request: Request) -> str:
+    """Who is calling, for rate limits and the audit log: the bearer key, else the client."""
+    header = request.headers.get("authorization", "")
+    if header:
+        return header
+    return "client:" + (request.client.host if request.client else "")
 
 
 def _workflow(request: Request) -> LoanWorkflow:
@@ -85,7 +99,12 @@ def create_session(
                                      '"term_months", "fees"}')] = None,
     voiceprint: Annotated[UploadFile | None, File(description="optional enrolment audio")] = None,
 ) -> SessionCreated:
-    """Create an interview; send ``join_url`` to the applicant."""
+    """Create an interview; send ``join_url`` to the applicant.
+
+    Rate limited per API key (``VERIFICATION_SESSION_RATE_PER_MIN`` / ``_BURST``): 429 with
+    ``Retry-After`` when exceeded."""
+    core = request.app.state.core
+    core.session_limiter.acquire(_credential(request), "sessions created")
     created = _workflow(request).create_session(SessionRequest(
         application_id=application_id, applicant_name=applicant_name,
         loan_product=loan_product, declared_business=declared_business,
@@ -119,6 +138,29 @@ async def cancel_session(session_id: str, request: Request) -> dict[str, Any]:
     if hub is not None and hub.live(session_id) is not None:
         await hub.finish(session_id, "cancelled")
     return view
+
+
+@router.delete("/sessions/{session_id}/personal-data", response_model=PersonalDataDeleted)
+async def delete_personal_data(
+    session_id: str, request: Request,
+    reason: Annotated[str, Query(min_length=1, max_length=512,
+                                 description="e.g. the data-subject request's ticket")]
+    = "data-subject deletion request from the loan system",
+) -> dict[str, Any]:
+    """Data-subject deletion: remove the session's ID photo, enrolment audio, recording,
+    reference frame and biometric templates; verdicts stay. The deletion is recorded in the
+    audit log (also when nothing was left). A running interview is ended first."""
+    core = request.app.state.core
+    _workflow(request).session_view(session_id)  # 404 for unknown sessions
+    hub = getattr(core, "hub", None)
+    if hub is not None and hub.live(session_id) is not None:
+        await hub.finish(session_id, "personal_data_deleted")
+    actor = f"api-key:{TokenBucketLimiter.key_for(_credential(request))[:12]}"
+    report = await asyncio.to_thread(
+        forget_session, core.vault, core.settings.data_dir, session_id, actor=actor,
+        reason=reason)
+    return {"session_id": session_id, "deleted": list(report.deleted),
+            "by_kind": dict(report.by_kind), "audit_seq": report.audit_seq}
 
 
 @router.get("/verdicts", response_model=VerdictPage)

@@ -6,6 +6,7 @@ a machine-readable ``code`` and never expose a stack trace to a client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,14 +18,21 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from signaling.api_v1 import router as loan_api_router
+from signaling.console.live_watch import router as live_watch_router
+from signaling.console.routes import router as console_router
 from signaling.hub import InterviewHub
 from signaling.interview_flow import flow_factory
+from signaling.rate_limit import TokenBucketLimiter
+from signaling.recording_vault import recover_spool
+from signaling.retention_task import RetentionScheduler
 from signaling.routes import router as interview_router
 from signaling.routes import static_files
+from signaling.security_headers import SecurityHeadersMiddleware
 from signaling.settings import ServerSettings
 from signaling.workflow_setup import WorkflowParts, build_workflow
 from verification import __version__
 from verification.errors import VerificationError
+from verification.protect.media import MediaVault
 from verification.runtime import ModelRegistry, ThreadBudget, load_manifest
 from verification.runtime.integrity import verify_file
 from verification.store.db import default_database_url, make_engine, ping
@@ -42,6 +50,9 @@ class AppState:
     model_errors: dict[str, str]
     hub: InterviewHub
     workflow_parts: WorkflowParts
+    vault: MediaVault  # encrypted media and templates (verification.protect.media)
+    retention: RetentionScheduler
+    session_limiter: TokenBucketLimiter  # POST /v1/sessions per API key
 
     @property
     def workflow(self) -> LoanWorkflow:
@@ -88,10 +99,15 @@ def build_state(settings: ServerSettings) -> AppState:
         except VerificationError as err:
             errors[name] = str(err)
             log.error("%s", err)
-    workflow = build_workflow(settings, engine, registry)
+    vault = MediaVault.for_data_dir(settings.data_dir, create_key=True)
+    workflow = build_workflow(settings, engine, registry, vault)
     hub = InterviewHub(settings, InterviewService(store=workflow.store), registry,
-                       flow_factory(workflow.workflow, registry, settings.reconnect_grace_s))
-    return AppState(settings, engine, registry, errors, hub, workflow)
+                       flow_factory(workflow.workflow, registry, settings.reconnect_grace_s),
+                       media=vault)
+    retention = RetentionScheduler(vault, workflow.catalog.retention_policy(),
+                                   settings.retention_interval_s)
+    limiter = TokenBucketLimiter(settings.session_rate_per_min, settings.session_rate_burst)
+    return AppState(settings, engine, registry, errors, hub, workflow, vault, retention, limiter)
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -100,11 +116,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.core = build_state(settings)
+        await asyncio.to_thread(recover_spool, app.state.core.vault)
         await app.state.core.hub.start()
         await app.state.core.workflow_parts.start(
             lambda session_id: app.state.core.hub.live(session_id) is not None)
+        app.state.core.retention.start()
         log.info("serving with data dir %s", settings.data_dir.resolve())
         yield
+        await app.state.core.retention.stop()
         await app.state.core.hub.shutdown()  # closes peers, finalises recordings
         await app.state.core.workflow_parts.stop()
         app.state.core.engine.dispose()
@@ -163,7 +182,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 error=core.model_errors.get(name)))
         return rows
 
+    app.add_middleware(SecurityHeadersMiddleware, public_url=settings.public_url)
     app.include_router(loan_api_router)
     app.include_router(interview_router)
+    app.include_router(live_watch_router)
+    app.include_router(console_router)
     app.mount("/static", static_files(), name="static")
     return app

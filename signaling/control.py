@@ -1,9 +1,10 @@
 """The control data channel's messages (JSON, one object per message).
 
 Server -> page: ``welcome``, ``prompt``, ``guidance``, ``bitrate``, ``progress``, ``done``,
-``error``. Page -> server: ``hello`` (capture size, language), ``geo`` / ``geo_denied``,
-``stats`` (sender counters, used for diagnostics and the weak-network test), ``tap`` (a choice
-on a consent / loan-terms prompt), ``bye``.
+``error``, ``reviewer_message`` (text from a reviewer watching live; shown as plain text).
+Page -> server: ``hello`` (capture size, language), ``geo`` / ``geo_denied``, ``stats`` (sender
+counters, used for diagnostics and the weak-network test), ``tap`` (a choice on a consent /
+loan-terms prompt), ``bye``.
 Anything else, or anything malformed or oversized, is ignored and counted: a page can never
 make the server raise.
 """

@@ -11,12 +11,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from signaling.errors import ServerBusyError, UnknownPeerError
 from signaling.ice import browser_ice_servers, rtc_configuration, use_loopback_candidates
 from signaling.instrument import AnalysisCounters
 from signaling.live import HubContext, LiveInterview
+from signaling.liveness_limit import LivenessFailureLimit
 from signaling.load import (
     WARMUP_S,
     AdmissionController,
@@ -30,9 +32,10 @@ from signaling.sdp import validate_offer
 from signaling.settings import ServerSettings
 from verification.analyzers import default_analyzers
 from verification.geo.config import GeoConfig
-from verification.scene.config import SceneSettings
 from verification.pipeline.analyzer import Analyzer, SessionContext
+from verification.protect.media import MediaVault, VaultTemplateSealer
 from verification.runtime import InferenceExecutor, ModelRegistry
+from verification.scene.config import SceneSettings
 from verification.workflow.interviews import InterviewRecord, InterviewService
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,10 @@ def split_by_input(analyzers: list[Analyzer],
 
 class InterviewHub:
     def __init__(self, settings: ServerSettings, service: InterviewService,
-                 registry: ModelRegistry, flow_factory: Any | None = None) -> None:
+                 registry: ModelRegistry, flow_factory: Any | None = None,
+                 media: MediaVault | None = None) -> None:
         self.settings = settings
+        self.media = media  # None: recordings stay plaintext files (library use, old tests)
         self.service = service
         self.registry = registry
         self.flow_factory = flow_factory  # scripted interview flow (signaling.interview_flow)
@@ -83,6 +88,9 @@ class InterviewHub:
         self._sampler: asyncio.Task[None] | None = None
         self._admit_lock = asyncio.Lock()
         self.analyzer_error: str | None = None
+        self.liveness_limit = LivenessFailureLimit(settings.liveness_failures_per_applicant,
+                                                   settings.liveness_failures_per_device,
+                                                   settings.liveness_failure_window_s)
 
     async def start(self) -> None:
         use_loopback_candidates(self.settings.ice_loopback)
@@ -95,7 +103,7 @@ class InterviewHub:
             analyzers = await asyncio.to_thread(
                 default_analyzers, self.registry,
                 GeoConfig.from_env(default_data_dir=data_dir),
-                SceneSettings.from_env(data_dir=data_dir))
+                self._scene_settings(data_dir))
             detector = await asyncio.to_thread(self.registry.adapter, "face_detector")
         except Exception as err:  # interviews still run; every check reports "not checked"
             self.analyzer_error = f"{type(err).__name__}: {err}"
@@ -104,9 +112,18 @@ class InterviewHub:
         self._ctx = HubContext(self.settings, self.service, media, context_only, executor,
                                detector,
                                rtc_configuration(self.settings), self.video_latency,
-                               self.audio_latency, self.counters, self.flow_factory)
+                               self.audio_latency, self.counters, self.flow_factory,
+                               self.media)
         self.loop_lag.start()
         self._sampler = asyncio.create_task(self._sample_load(), name="load-sampler")
+
+    def _scene_settings(self, data_dir: Path) -> SceneSettings:
+        """The background index keeps applicants' face descriptors: encrypted in the vault."""
+        scene = replace(SceneSettings.from_env(data_dir=data_dir),
+                        sample_interval_s=self.settings.scene_interval_s)  # CPU per session
+        if self.media is not None:
+            scene = replace(scene, template_sealer=VaultTemplateSealer(self.media))
+        return scene
 
     async def _sample_load(self) -> None:
         while True:
@@ -144,6 +161,7 @@ class InterviewHub:
         async with self._admit_lock:  # one admission decision at a time
             live = self._live.get(record.id)
             if live is None:
+                self.liveness_limit.check(record.reference, peer_ip)
                 decision = self.admission.decide(self.snapshot())
                 if not self.settings.admission_control and len(self._live) < \
                         self.settings.max_sessions:
@@ -188,11 +206,23 @@ class InterviewHub:
 
     def _forget(self, live: LiveInterview) -> None:
         self._live.pop(live.id, None)
+        try:
+            record = self.service.get(live.id)
+            if self.liveness_limit.record(record.reference, live.geo_input.get("peer_ip"),
+                                          record.verdict):
+                log.warning("interview %s: liveness contradicted (counted against the "
+                            "applicant and the device)", live.id)
+        except Exception:
+            log.exception("interview %s: liveness limit bookkeeping failed", live.id)
         for peer_id in [p for p, (owner, _) in self._peers.items() if owner is live]:
             self._peers.pop(peer_id, None)
 
     def live(self, interview_id: str) -> LiveInterview | None:
         return self._live.get(interview_id)
+
+    def running(self) -> list[LiveInterview]:
+        """The interviews in progress (the reviewer console's live list)."""
+        return list(self._live.values())
 
     async def finish(self, interview_id: str, reason: str) -> None:
         live = self._live.get(interview_id)

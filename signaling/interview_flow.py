@@ -5,11 +5,17 @@ The live interview owns connections, media, guidance and bandwidth; the scripted
 and what counts as done. This module translates between the two with a handful of hooks, so
 the live interview's code changes by a few lines: connected / lost, a page message, a tick, a
 guidance code, and the end (verdict from the persisted evidence and the product's policy).
+
+Prompts reach the page in order: a message the data channel could not take yet (it opens after
+the media on a slow link) is kept, bounded, and sent first on the next tick. The challenge
+analyzers' live verdicts reach the script through the driver's verdict box, which the driver
+puts into the session context the analyzers are opened with.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -26,6 +32,8 @@ from verification.workflow.turns import SpeechTurns
 log = logging.getLogger(__name__)
 
 FlowFactory = Callable[[str], Awaitable["ScriptedFlow | None"]]
+Send = Callable[[dict[str, Any]], Any]
+MAX_UNDELIVERED = 32  # prompts and marks of a few steps; older ones are superseded anyway
 
 
 class ScriptedFlow:
@@ -36,6 +44,8 @@ class ScriptedFlow:
         self._resend = False
         self._user_agent: str | None = None
         self._peer_ip: str | None = None
+        self._undelivered: deque[dict[str, Any]] = deque(maxlen=MAX_UNDELIVERED)
+        self._delivered = False  # has this connection's page received anything from us?
 
     @classmethod
     async def open(cls, workflow: LoanWorkflow, registry: ModelRegistry, session_id: str,
@@ -64,11 +74,22 @@ class ScriptedFlow:
         self._peer_ip = peer_ip or self._peer_ip
         self.driver.set_device(self._peer_ip, self._user_agent)
 
-    async def connected(self, send: Callable[[dict[str, Any]], Any], media_t: float) -> None:
+    def _deliver(self, send: Send, messages: Sequence[dict[str, Any]]) -> None:
+        """Send in order; what the channel cannot take yet waits for the next tick."""
+        queue = [*self._undelivered, *messages]
+        self._undelivered.clear()
+        for i, message in enumerate(queue):
+            if send(message) is False:
+                self._undelivered.extend(queue[i:])
+                return
+            self._delivered = True
+
+    async def connected(self, send: Send, media_t: float) -> None:
         self._device_reported = False
+        self._undelivered.clear()  # a new connection: the current prompt is sent afresh
+        self._delivered = False
         out = await self.driver.joined(media_t)
-        for message in out.messages or self.driver.resend():
-            send(message)
+        self._deliver(send, out.messages or self.driver.resend())
 
     async def lost(self, media_t: float) -> None:
         await self.driver.disconnected(media_t)
@@ -100,11 +121,11 @@ class ScriptedFlow:
             self.driver.post(DeviceReport(self.driver.workflow.clock(), True, True, network,
                                           media_t))
         out = await self.driver.step(media_t)
-        if self._resend and not out.messages:
+        if self._resend and not out.messages and not self._undelivered \
+                and not self._delivered:
             out.messages = self.driver.resend()
         self._resend = False
-        for message in out.messages:
-            send(message)
+        self._deliver(send, out.messages)
         await self.driver.flush_evidence(evidence)
         return out.finished
 

@@ -26,11 +26,19 @@ from signaling.instrument import AnalysisCounters, TimedAnalyzer
 from signaling.load import LatencyTracker
 from signaling.peer import InterviewPeer
 from signaling.recording import InterviewRecording, RecordingResult
+from signaling.recording_vault import (
+    seal_leftovers,
+    seal_recording,
+    seal_reference_frame,
+    spool_dir,
+)
+from signaling.relay import LiveFeed
 from signaling.sdp import AnswerShape, OfferSummary
 from signaling.settings import ServerSettings
 from verification.fusion.policy import DefaultPolicy
 from verification.pipeline.analyzer import Analyzer, SessionContext
 from verification.pipeline.session import SessionResult, VerificationSession
+from verification.protect.media import MediaVault
 from verification.runtime import InferenceExecutor
 from verification.workflow.interviews import GeoFix, InterviewClosedError, InterviewService
 from verification.workflow.prompts import DEFAULT_PROMPTS, PromptSequencer
@@ -59,6 +67,7 @@ class HubContext:
     audio_latency: LatencyTracker
     counters: AnalysisCounters
     flow_factory: Any | None = None  # session id -> ScriptedFlow | None (interview_flow.py)
+    media: MediaVault | None = None  # encrypted recordings and reference frames
 
 
 @dataclass(frozen=True)
@@ -81,14 +90,18 @@ class LiveInterview:
                                         hub.counters) for a in hub.analyzers]
         self.session = VerificationSession(SessionContext(interview_id), self.analyzers,
                                            DefaultPolicy(), hub.executor)
-        self.recording = InterviewRecording(settings.data_dir / "recordings" / interview_id,
-                                            self.clock.wall0) if settings.record else None
+        # In the spool while it runs; encrypted into the vault when it ends (recording_vault)
+        folder = spool_dir(hub.media, interview_id) if hub.media is not None else \
+            settings.data_dir / "recordings" / interview_id
+        self.recording = InterviewRecording(folder, self.clock.wall0) if settings.record \
+            else None
         self.profile = PROFILES[settings.bitrate_profile]
         self.policy = BandwidthPolicy(self.profile)
         scale = settings.prompt_time_scale
         self.sequencer = PromptSequencer(tuple(replace(s, seconds=s.seconds * scale)
                                                for s in DEFAULT_PROMPTS))
         self.peer: InterviewPeer | None = None
+        self.feed = LiveFeed()  # what reviewers watch live (signaling.relay)
         self.answered = 0  # offers answered (connections attempted successfully)
         self.live_s = 0.0
         self.prompt_index = -1
@@ -142,7 +155,7 @@ class LiveInterview:
                                  session=self.session, segment=segment,
                                  analysis_fps=self.hub.settings.analysis_fps,
                                  on_message=self._on_message, on_state=self._on_peer_state,
-                                 robust=self.hub.settings.robust_receive)
+                                 robust=self.hub.settings.robust_receive, feed=self.feed)
             self.peer = peer
             self._receive_counts.clear()
             shape = AnswerShape(self.policy.target_bps, self.profile.audio_bps)
@@ -199,7 +212,8 @@ class LiveInterview:
                 self.geo_input["timezone"] = message.timezone
             peer.send({"type": "welcome", "session": self.id, "locale": self.locale,
                        "prompts_total": len(self.sequencer.steps)})
-            self.prompt_index = -1
+            # no re-send here: a new page is a new peer (connect() resets the prompt), and a
+            # prompt already sent on this ordered channel has reached this page
         elif isinstance(message, Geo):
             at = message.timestamp_ms / 1000 if message.timestamp_ms else time.time()
             self.hub.service.geolocation(self.id, GeoFix(message.latitude, message.longitude,
@@ -262,7 +276,9 @@ class LiveInterview:
         if newest is not None and newest < MEDIA_FLOWING_S and peer.channel_open:
             self.live_s += dt
         if self.flow is not None:
-            if newest is not None:
+            # the script advances only while the page can see its prompts (as the fixed
+            # prompts do): on a slow link the channel may open seconds after the media
+            if newest is not None and peer.channel_open:
                 ended = await self.flow.tick(peer.send, self.clock.now(), peer.media_age("video"),
                                              peer.media_age("audio"), self.network_quality,
                                              self.session.evidence)
@@ -376,20 +392,33 @@ class LiveInterview:
                 # verdict + webhook first: joining the recording's segments can take seconds
                 verdict = await self.flow.conclude(reason, result.evidence)
             recording = await asyncio.to_thread(self.recording.finalize) if self.recording else None
+            stored = await asyncio.to_thread(self._seal, recording)
             self.outcome = InterviewOutcome(reason, result, recording)
             if self.flow is not None and reason == "server_shutdown":
                 await self.flow.suspend()  # resumable after the restart: not finished
                 self.hub.service.interrupted(self.id)
                 return
-            self.hub.service.finished(self.id, reason, verdict,
-                                      recording.path if recording else None)
+            self.hub.service.finished(self.id, reason, verdict, stored)
         except Exception:
             log.exception("interview %s: finishing failed", self.id)
             self.outcome = InterviewOutcome(reason, None, None)
             self.hub.service.finished(self.id, f"{reason} (error)", None, None)
         finally:
+            self.feed.close()
             self.done.set()
             self._on_finished(self)
+
+    def _seal(self, recording: RecordingResult | None) -> str | None:
+        """Encrypt the recording and the reference face frame; the recording's reference."""
+        media = self.hub.media
+        if media is None:
+            return recording.path if recording else None
+        try:
+            seal_reference_frame(media, self.id, [s for a in self.analyzers for s in a.streams])
+        except Exception:
+            log.exception("interview %s: storing the reference frame failed", self.id)
+        return seal_recording(media, self.id, recording,
+                              self.hub.settings.data_dir / "recordings" / self.id)
 
     async def _run_context_analyzers(self) -> None:
         """Analyzers that need no media (geo) run once, with everything learnt meanwhile."""
@@ -412,6 +441,9 @@ class LiveInterview:
         await self.session.finish()
         if self.recording is not None:
             await asyncio.to_thread(self.recording.discard)
+            if self.hub.media is not None:
+                await asyncio.to_thread(seal_leftovers, self.hub.media, self.id)
+        self.feed.close()
         self.done.set()
         self._on_finished(self)
 
@@ -433,6 +465,7 @@ class LiveInterview:
                 out["audio"] = peer.audio.stats.__dict__
             out["receive"] = {k: {"buffer": r.stats.buffer.__dict__,
                                   "decoder_backlog_drops": r.stats.decoder_backlog_drops,
+                                  "fec_recovered": r.stats.fec_recovered,
                                   "remb_estimate_bps": r.stats.remb_estimate_bps,
                                   "remb_sent_bps": r.stats.remb_sent_bps}
                               for k, r in peer.receive.items()}

@@ -27,6 +27,7 @@ from signaling.control import PageMessage, dumps, parse_page_message
 from signaling.errors import InvalidOfferError
 from signaling.ingest import AudioIngest, MediaClock, TrackClock, VideoIngest
 from signaling.recording import RecordedPacket, SegmentWriter
+from signaling.relay import LiveFeed, tapped
 from signaling.sdp import AnswerShape, shape_answer
 from verification.pipeline.session import VerificationSession
 
@@ -40,7 +41,8 @@ class InterviewPeer:
                  segment: SegmentWriter | None, analysis_fps: float,
                  on_message: Callable[[InterviewPeer, PageMessage], None],
                  on_state: Callable[[InterviewPeer, str], None],
-                 tuning: ReceiveTuning | None = None, robust: bool = True) -> None:
+                 tuning: ReceiveTuning | None = None, robust: bool = True,
+                 feed: LiveFeed | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.resume_key = secrets.token_urlsafe(16)
         self.created = time.monotonic()
@@ -53,6 +55,8 @@ class InterviewPeer:
         self._on_state = on_state
         self._tuning = tuning or ReceiveTuning()
         self._robust = robust
+        self._feed = feed  # reviewers' live watch (signaling.relay); None: nobody can watch
+        self._generation = feed.next_generation() if feed is not None else 0
         self.receive: dict[str, RobustReceive] = {}
         self.video: VideoIngest | None = None
         self.audio: AudioIngest | None = None
@@ -117,13 +121,14 @@ class InterviewPeer:
             clock.anchor_at(frame.rtp_timestamp, frame.arrival)
             if frame.after_loss:
                 clock.mark_loss(frame.rtp_timestamp)
-            if segment is not None:
+            if segment is not None and not frame.recovered:  # record what was received
                 segment.submit(RecordedPacket(frame.kind, frame.codec, frame.data,
                                               clock.seconds(frame.rtp_timestamp),
                                               frame.keyframe))
 
         self.receive[track.kind] = RobustReceive(receiver, track.kind, self._tuning, on_encoded,
                                                  install_buffer=self._robust)
+        track = tapped(track, self._feed, self._generation)
         if track.kind == "video":
             self.video = VideoIngest(track, clock, self._session, self._analysis_fps)
             self._tasks += [asyncio.create_task(self.video.read(), name=f"video-read-{self.id}"),

@@ -9,6 +9,7 @@ set, until the loan-system API (interview-flow issue) replaces them.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from signaling.errors import ForbiddenError
 from signaling.hub import InterviewHub
 from signaling.sdp import MAX_SDP_BYTES
+from verification.workflow.budget import check_join
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -92,14 +94,30 @@ class HangupRequest(BaseModel):
     resume_key: str = Field(min_length=1, max_length=64)
 
 
-@router.post("/v1/rtc/session", tags=["signaling"])
+def _check_failure_budget(request: Request, token: str) -> None:
+    """A join by an applicant or a device that spent its failure budget is refused (429 with
+    Retry-After, code ``failure_budget_spent``): another attempt must wait for the window."""
+    record = _hub(request).service.authenticate(token)  # unknown / closed links say so first
+    check_join(request.app.state.core.workflow, record.id,
+               request.client.host if request.client else None,
+               request.headers.get("user-agent"))
+
+
+_BUDGET_SPENT = {429: {"description": "failure budget spent (code failure_budget_spent; "
+                                      "see Retry-After)"}}
+
+
+@router.post("/v1/rtc/session", tags=["signaling"], responses=_BUDGET_SPENT)
 def rtc_session(body: SessionQuery, request: Request) -> dict[str, Any]:
     """Check a join link and get the ICE servers before creating the peer connection."""
+    _check_failure_budget(request, body.token)
     return _hub(request).session_info(body.token)
 
 
-@router.post("/v1/rtc/offer", response_model=OfferResponse, tags=["signaling"])
+@router.post("/v1/rtc/offer", response_model=OfferResponse, tags=["signaling"],
+             responses=_BUDGET_SPENT)
 async def rtc_offer(body: OfferRequest, request: Request) -> OfferResponse:
+    await asyncio.to_thread(_check_failure_budget, request, body.token)
     result = await _hub(request).offer(body.token, body.sdp, body.resume_key,
                                        request.client.host if request.client else None,
                                        request.headers.get("x-forwarded-for"))

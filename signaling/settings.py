@@ -46,6 +46,9 @@ class ServerSettings(BaseSettings):
         description="loss-robust receive path (off: stock aiortc, for comparison)")
     analysis_fps: float = Field(5.0, gt=0, le=30,
         description="video frames per second handed to the analyzers")
+    scene_interval_s: float = Field(3.0, ge=0.05, le=60,
+        description="routine background analyses this far apart (a scene change is analysed at "
+                    "once anyway; `verification analyze` keeps 1 s)")
     bitrate_profile: Literal["low", "standard"] = "low"
     prompt_time_scale: float = Field(1.0, gt=0, le=100,
         description="stretch/shrink prompt durations")
@@ -73,3 +76,22 @@ class ServerSettings(BaseSettings):
     webhook_timeout_s: float = Field(10, gt=0, le=120,
         description="one webhook POST may take this long")
     delivery_lease_s: float = Field(30, gt=0, description="an attempt in flight holds its event")
+    # -- reviewer console (signaling/console) --------------------------------------------------
+    cookie_secure: bool = Field(False,
+        description="mark console cookies Secure even on plain-HTTP requests (behind a TLS proxy)")
+    review_sample_rate: float = Field(0.02, ge=0, le=1,
+        description="share of automatic pass/reject verdicts also queued for an audit review")
+    # -- data protection and limits (reviewer-console / data-protection issue) -------------------
+    retention_interval_s: float = Field(3600, ge=0,
+        description="how often the retention purge runs (0: never; `verification retention "
+                    "purge` from cron instead)")
+    session_rate_per_min: float = Field(60, gt=0,
+        description="POST /v1/sessions per API key and minute (token bucket refill)")
+    session_rate_burst: int = Field(30, ge=1,
+        description="POST /v1/sessions an API key may make at once before the rate applies")
+    liveness_failures_per_applicant: int = Field(3, ge=1,
+        description="interviews of one application ending with liveness contradicted before "
+                    "new ones are refused (429) for liveness_failure_window_s")
+    liveness_failures_per_device: int = Field(5, ge=1,
+        description="the same, per client address")
+    liveness_failure_window_s: float = Field(24 * 3600, gt=0)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from signaling.settings import ServerSettings
+from verification.protect.media import MediaVault
 from verification.runtime import ModelRegistry
 from verification.store.migrate import upgrade_database
 from verification.workflow.delivery import Backoff, DeliveryWorker, HttpxTransport
@@ -71,8 +72,8 @@ def join_base_url(settings: ServerSettings) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
-def build_workflow(settings: ServerSettings, engine: Engine,
-                   registry: ModelRegistry) -> WorkflowParts:
+def build_workflow(settings: ServerSettings, engine: Engine, registry: ModelRegistry,
+                   media: MediaVault | None = None) -> WorkflowParts:
     revision = upgrade_database(engine)
     log.info("database schema at revision %s", revision)
     catalog = ProductCatalog.load(settings.workflow_dir)
@@ -85,7 +86,8 @@ def build_workflow(settings: ServerSettings, engine: Engine,
     default = "default" if "default" in catalog.names() else catalog.names()[0]
     store = SqlInterviewStore(engine, default_product=default, on_event=wake)
     workflow = LoanWorkflow(engine, catalog, settings.data_dir, RegistryFaceCounter(registry),
-                            join_base_url(settings), settings.join_ttl_s, time.time, wake)
+                            join_base_url(settings), settings.join_ttl_s, time.time, wake,
+                            media=media)
     delivery = None
     if settings.webhook_secret:
         delivery = DeliveryWorker(engine, settings.webhook_secret,

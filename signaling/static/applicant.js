@@ -21,6 +21,7 @@
       link_title: "链接不可用", unknown_session: "面谈链接无效，请向贷款顾问索取新链接。",
       session_expired: "面谈链接已过期，请向贷款顾问索取新链接。", session_closed: "本次面谈已经结束。",
       busy_title: "服务器繁忙", busy: "当前排队人数较多，{s} 秒后自动重试。",
+      budget_title: "尝试次数过多", failure_budget_spent: "验证失败次数过多，请在 {m} 分钟后再试。",
       elsewhere_title: "已在其他设备上打开", elsewhere: "此面谈已在其他页面或设备上进行。{s} 秒后重试。",
       lost_title: "连接已断开", lost: "无法连接服务器，请检查网络后点“重试”。",
       done_title: "面谈完成", done: "感谢您的配合！结果将由贷款顾问通知您。",
@@ -44,6 +45,7 @@
       link_title: "Link not usable", unknown_session: "This interview link is not valid. Please ask your loan officer for a new one.",
       session_expired: "This interview link has expired. Please ask your loan officer for a new one.", session_closed: "This interview has already finished.",
       busy_title: "Server busy", busy: "Many interviews are running right now. Retrying in {s} s.",
+      budget_title: "Too many attempts", failure_budget_spent: "Too many failed attempts. Please try again in {m} minute(s).",
       elsewhere_title: "Open somewhere else", elsewhere: "This interview is already running on another page or device. Retrying in {s} s.",
       lost_title: "Disconnected", lost: "Cannot reach the server. Check your network and tap Retry.",
       done_title: "Interview complete", done: "Thank you! Your loan officer will tell you the result.",
@@ -117,6 +119,21 @@
     state.taps.push(currentPrompt.step + ":" + choice);
     currentPrompt.tapped = true;
     showPrompt(currentPrompt);
+  }
+
+  // A reviewer's text from the console's live watch: plain text only (never parsed as HTML).
+  function showReviewerMessage(text) {
+    if (typeof text !== "string" || !text) return;
+    state.reviewerMessages = (state.reviewerMessages || []).concat([text.slice(0, 500)]);
+    var el = $("reviewer-message");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "reviewer-message";
+      el.className = "reviewer-message";
+      el.setAttribute("role", "status");
+      $("stage").insertBefore(el, $("prompt"));
+    }
+    el.textContent = text.slice(0, 500);
   }
 
   function showGuidance(code) {
@@ -259,6 +276,8 @@
     } else if (msg.type === "progress") {
       if (msg.total_s) $("progress-bar").style.width = Math.min(100, 100 * msg.elapsed_s / msg.total_s) + "%";
       if (msg.quality) showQuality(msg.quality);
+    } else if (msg.type === "reviewer_message") {
+      showReviewerMessage(msg.text);
     } else if (msg.type === "done") {
       finish();
     } else if (msg.type === "error") {
@@ -348,7 +367,11 @@
 
   function handleSignalingError(e) {
     fail(e.code || "signaling", e.message);
-    if (e.status === 503) {
+    if (e.status === 429 && e.code === "failure_budget_spent") {
+      state.done = true;
+      stopMedia();
+      message("budget_title", "failure_budget_spent", { m: Math.max(1, Math.ceil((e.retryAfter || 60) / 60)) }, false);
+    } else if (e.status === 503) {
       var s = e.retryAfter || 5;
       message("busy_title", "busy", { s: s }, false);
       reconnectTimer = setTimeout(connect, s * 1000);
@@ -400,7 +423,9 @@
       if (!params.get("lang") && info.locale) { lang = info.locale; applyLanguage(); }
     } catch (e) {
       fail(e.code || "session", e.message);
-      if (e.status === 404 || e.status === 410 || e.status === 409 || e.status === 400) {
+      if (e.status === 429 && e.code === "failure_budget_spent") {
+        message("budget_title", "failure_budget_spent", { m: Math.max(1, Math.ceil((e.retryAfter || 60) / 60)) }, false);
+      } else if (e.status === 404 || e.status === 410 || e.status === 409 || e.status === 400) {
         message("link_title", e.code === "invalid_request" ? "unknown_session" : (e.code || "unknown_session"), null, false);
       } else {
         message("lost_title", "lost", null, true);

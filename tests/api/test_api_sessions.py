@@ -20,7 +20,7 @@ def test_create_read_cancel_and_the_join_link(api):
     assert info.status_code == 200 and info.json()["session"] == created["session_id"]
     assert api.post("/v1/rtc/session", json={"token": token + "x"}).status_code == 404
     view = api.get(f"/v1/sessions/{created['session_id']}", headers=AUTH).json()
-    assert view["state"] == "created" and view["script"] == "default@1"
+    assert view["state"] == "created" and view["script"] == "default@2"
     assert view["current_step"] == {"index": 0, "id": "device_check", "kind": "device_check",
                                     "attempt": 1}
     assert view["verdict"] is None and view["deliveries"] == []
@@ -68,7 +68,7 @@ def test_express_product_needs_no_loan_terms_and_accepts_a_voiceprint(api):
                                                          "audio/flac")}, headers=AUTH)
     assert response.status_code == 201, response.text
     view = api.get(f"/v1/sessions/{response.json()['session_id']}", headers=AUTH).json()
-    assert view["script"] == "express@1" and view["steps_total"] == 7
+    assert view["script"] == "express@2" and view["steps_total"] == 7
 
 
 def test_authentication_and_unknown_sessions(api):

@@ -4,9 +4,11 @@ Chromium's fake camera and microphone play a looping GRID clip (a real person, r
 into the applicant page; the page taps through the confirmations; the server runs the script
 (device check, location, consent, face, random head-movement challenges, digits, a question),
 concludes with the product's policy and POSTs a signed verdict to a webhook receiver on
-loopback. A looping clip cannot perform challenges it never saw, so the decision must not be
-``pass``. A second test reloads the page in the middle of a step: the interview resumes at
-that step.
+loopback. A looping clip cannot perform challenges it never saw: the face stage reports each
+head-movement challenge as failed when its window closes, the script asks a *different* one,
+and after the step's retries the interview ends early (``challenges_failed``) with a signed
+``reject`` whose reason names the evidence. The applicant's page only ever shows "submitted".
+A second test reloads the page in the middle of a step: the interview resumes at that step.
 """
 
 from __future__ import annotations
@@ -142,10 +144,11 @@ def test_scripted_interview_ends_with_a_signed_verdict_that_fits_the_media(
     context.close()
     assert state["taps"] == ["consent:agree"], state
     assert state["prompts"][:3] == ["device_check", "geolocation", "consent"], state
-    assert "questions" in state["prompts"] and state["prompts"][-1] == "done"
+    # the challenges failed beyond their retries: the interview ended before the questions
+    assert "liveness" in state["prompts"] and "questions" not in state["prompts"], state
 
     view = _wait_verdict(server, created["session_id"])
-    assert view["state"] == "finished" and view["end_reason"] == "completed", view
+    assert view["state"] == "finished" and view["end_reason"] == "challenges_failed", view
     # Delivery normally takes well under a second (benchmarks/bench_delivery.py); the generous
     # wait only absorbs a loaded CI machine, and a miss reports what the receiver and the
     # server's delivery state saw.
@@ -161,8 +164,8 @@ def test_scripted_interview_ends_with_a_signed_verdict_that_fits_the_media(
     verdict = event["data"]["verdict"]
     assert event["data"]["session_id"] == created["session_id"]
     # the looping clip shows the right person talking, but it turns its head on no prompt
-    assert verdict["decision"] != "pass", verdict
-    assert verdict["checks"]["interview"]["status"] == "supported"
+    assert verdict["decision"] == "reject", verdict
+    assert "challenge_failed" in [r["code"] for r in verdict["reasons"]], verdict
     liveness = verdict["checks"]["face_liveness"]
     assert liveness["status"] != "supported", liveness
     timeline = httpx.get(f"{server.url}/v1/sessions/{created['session_id']}/events",
@@ -171,7 +174,14 @@ def test_scripted_interview_ends_with_a_signed_verdict_that_fits_the_media(
     for reason in verdict["reasons"]:  # every reason points into the timeline
         assert set(reason["evidence_ids"]) <= ids, reason
     codes = [e["code"] for e in timeline]
-    assert "confirmed" in codes and codes.count("challenge_issued") == 2
+    assert "confirmed" in codes and codes.count("challenge_issued") >= 2
+    failed = [e for e in timeline if e["code"] == "challenge_failed_attempt"]
+    issued = [e["details"]["action"] for e in timeline if e["code"] == "challenge_issued"]
+    assert failed, codes  # judged live, within the step, not only at the end
+    first_failed = issued.index(failed[0]["details"]["action"])
+    assert issued[first_failed + 1] != issued[first_failed], issued  # a new challenge
+    gate = next(r for r in verdict["reasons"] if r["code"] == "challenge_failed")
+    assert set(gate["evidence_ids"]) <= ids
     finished = next(e for e in timeline if e["code"] == "interview_finished")
     delay = receiver.received_at[event["id"]] - datetime.fromisoformat(
         finished["recorded_at"].replace("Z", "+00:00")).timestamp()
@@ -194,14 +204,21 @@ def test_page_reload_mid_step_resumes_at_the_same_step(server, browser, receiver
     page.reload()  # the connection is cut; the page keeps its resume key and reconnects
     page.check("#consent")
     page.click("#start")
-    page.wait_for_function("window.__interview.prompts.length >= 1", timeout=30_000)
+    # polled with evaluate: the page's CSP (script-src 'self') forbids wait_for_function's eval
+    deadline = time.monotonic() + 30
+    while not page.evaluate("window.__interview.prompts.length >= 1"):
+        assert time.monotonic() < deadline, page.evaluate("window.__interview")
+        page.wait_for_timeout(250)
     resumed = page.evaluate("window.__interview.prompts")[0]
     view = _session(server, created["session_id"])
     assert resumed == before or view["current_step"]["id"] == before, (before, resumed, view)
     _tap_through(page, "window.__interview.done === true")
     context.close()
     view = _wait_verdict(server, created["session_id"])
-    assert view["connections"] >= 2 and view["end_reason"] == "completed", view
+    # the resumed liveness step judges the looping clip live: it ends early unless a head
+    # movement happens to fall inside a window
+    assert view["connections"] >= 2, view
+    assert view["end_reason"] in ("challenges_failed", "completed"), view
     timeline = httpx.get(f"{server.url}/v1/sessions/{created['session_id']}/events",
                          headers=AUTH, timeout=10).json()["events"]
     resumed_entries = [e for e in timeline if e["code"] == "resumed"]

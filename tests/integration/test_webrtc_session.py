@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import av
@@ -14,6 +15,7 @@ from signaling.app import create_app
 from signaling.client import Applicant, create_session
 from signaling.settings import ServerSettings
 from signaling.testmedia import make_webm
+from verification.protect.media import MediaVault
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "video" / "bbaf2n.mpg"
 
@@ -50,11 +52,18 @@ async def wait_for(predicate, within: float, step: float = 0.2) -> bool:
     return predicate()
 
 
-def decode(path: Path) -> tuple[int, int, float]:
-    with av.open(path) as container:
+def stored_recording(data_dir: Path, ref: str) -> bytes:
+    """The recording is encrypted at rest: read it through the media vault."""
+    assert ref.startswith("vault:sessions/"), ref
+    assert not list(data_dir.rglob("*.mkv")), "no plaintext recording is left on disk"
+    return MediaVault.for_data_dir(data_dir).read_reference(ref)
+
+
+def decode(data: bytes) -> tuple[int, int, float]:
+    with av.open(io.BytesIO(data)) as container:
         assert container.streams.video and container.streams.audio
         video = sum(1 for _ in container.decode(video=0))
-    with av.open(path) as container:
+    with av.open(io.BytesIO(data)) as container:
         frames = list(container.decode(audio=0))
     return video, len(frames), float(frames[-1].pts * frames[-1].time_base)
 
@@ -89,7 +98,7 @@ def test_whole_interview_over_webrtc(tmp_path: Path, webm: Path):
     assert checks["speech_presence"]["status"] == "supported"
     assert record["connections"] == 1 and record["reference"] == "loan-42"
     # passthrough recording with both tracks
-    video, audio, last = decode(Path(record["recording"]))
+    video, audio, last = decode(stored_recording(tmp_path / "data", record["recording"]))
     assert video > 50 and audio > 200 and last > 4
     assert metrics["load"]["latency_p95_ms"] is not None
     assert sum(metrics["analysed"]["frames"].values()) > 10
@@ -123,10 +132,9 @@ def test_reconnect_resumes_the_same_interview_and_recording(tmp_path: Path, webm
     assert refused.status == 409 and refused.body["code"] == "already_connected"
     assert record["state"] == "finished" and record["connections"] == 2
     assert second.of_type("prompt")  # the current prompt is re-sent after reconnecting
-    recording = Path(record["recording"])
-    manifest = (recording.parent / "recording.json").read_text()
+    manifest = (tmp_path / "data" / "recordings" / record["id"] / "recording.json").read_text()
     assert '"index": 1' in manifest and '"joined": true' in manifest
-    video, audio, last = decode(recording)
+    video, audio, last = decode(stored_recording(tmp_path / "data", record["recording"]))
     assert video > 60 and audio > 250 and last > 6
 
 
@@ -148,7 +156,7 @@ def test_graceful_shutdown_finishes_interviews_and_recordings(tmp_path: Path, we
     session_id = asyncio.run(run_server(cfg, body))
     record = holder["service"].get(session_id)
     assert record.state == "finished" and record.end_reason == "server_shutdown"
-    video, audio, _ = decode(Path(record.recording))
+    video, audio, _ = decode(stored_recording(tmp_path / "data", record.recording))
     assert video > 5 and audio > 20
     assert holder["applicant"].done.is_set()  # the page was told the interview ended
     asyncio.run(holder["applicant"].close())

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from benchmarks import liveness_attacks as la
 from verification.face.challenges import ChallengeGenerator
@@ -16,24 +15,10 @@ from verification.face.challenges.cue import ChallengeCue
 from verification.face.observation import FaceTracker
 from verification.face.pad import PresentationAttackCue
 from verification.pipeline.analyzer import SessionContext
-from verification.runtime import ModelRegistry, ThreadBudget
 from verification.types import VideoFrame
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FPS = 5.0
-
-
-@pytest.fixture(scope="module")
-def tracker() -> FaceTracker:
-    registry = ModelRegistry.from_manifest(provider="cpu", budget=ThreadBudget(1, 1))
-    return FaceTracker.from_registry(registry, with_encoder=False)
-
-
-@pytest.fixture(scope="module")
-def grid() -> tuple[list[np.ndarray], np.ndarray | None]:
-    frames, audio, fps = la.read_clip(DATA / "video" / "bbaf2n.mpg")
-    step = int(round(fps / FPS))
-    return frames[::step], audio
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -111,3 +96,15 @@ def test_a_recording_fails_a_fresh_challenge_sequence(tracker, grid) -> None:
     summary = [e for e in evidence if e.code.startswith("challenge")]
     assert summary and "challenges_passed" not in codes(summary)
     assert json.dumps([e.to_json() for e in summary])  # reviewers get plain JSON
+
+
+def test_a_challenge_the_media_ends_inside_is_unanswered_not_failed(tracker, grid) -> None:
+    # The applicant left (or the link died) 0.8 s into a head-turn prompt: no verdict either way.
+    prompt = ChallengeGenerator(seed=5).sequence(start=0.0, count=1)[0]
+    end = (len(grid[0]) - 1) / FPS
+    step = {**prompt.to_step(), "t": end - 0.8}
+    _, evidence = run(tracker, grid[0], [step])
+    cut = [e for e in evidence if e.code == "challenge_cut_off"]
+    assert len(cut) == 1 and cut[0].outcome.value == "inconclusive"
+    assert "challenge_failed" not in codes(evidence)
+    assert "challenge_step_failed" not in codes(evidence)

@@ -9,21 +9,10 @@ import av
 import numpy as np
 import pytest
 
+from tests.protect_server.scan import readable_findings
 from verification.protect.audit import AuditLog
 from verification.protect.keys import KeyRing, MasterKey
 from verification.protect.store import EncryptedStore
-
-# Signatures long enough that random ciphertext cannot contain them by chance (>= 5 bytes
-# anywhere), plus the short magic numbers checked at the start of every file.
-FILE_START_MAGIC = {
-    "JPEG": b"\xff\xd8\xff", "PNG": b"\x89PNG", "FLAC": b"fLaC",
-    "WebM/Matroska": b"\x1a\x45\xdf\xa3",
-}
-ANYWHERE = {
-    "JPEG JFIF": b"JFIF\x00", "JPEG Exif": b"Exif\x00\x00", "PNG": b"\x89PNG\r\n\x1a\n",
-    "FLAC STREAMINFO": b"fLaC\x00\x00\x00\x22", "FLAC STREAMINFO (last)": b"fLaC\x80\x00\x00\x22",
-    "WebM doctype": b"\x42\x82\x84webm", "numpy header": b"\x93NUMPY",
-}
 
 
 def _webm_clip(source: Path, frames: int = 12) -> bytes:
@@ -40,20 +29,6 @@ def _webm_clip(source: Path, frames: int = 12) -> bytes:
         for packet in stream.encode():
             dst.mux(packet)
     return out.getvalue()
-
-
-def _windows(data: bytes, width: int = 32, count: int = 8) -> list[bytes]:
-    """Up to ``count`` distinctive slices spread over ``data`` (runs of zeros prove nothing)."""
-    step = max(1, (len(data) - width) // count)
-    out = []
-    for start in range(0, len(data) - width + 1, step):
-        stop = min(start + step, len(data) - width + 1)
-        window = next((data[i:i + width] for i in range(start, stop)
-                       if len(set(data[i:i + width])) >= 12), None)
-        if window is not None:
-            out.append(window)
-    assert out, "no distinctive bytes to look for"
-    return out[:count]
 
 
 @pytest.fixture(scope="module")
@@ -91,17 +66,7 @@ def test_data_dir_holds_no_readable_media_or_embeddings(tmp_path: Path, sensitiv
 
 
 def _readable_findings(root: Path, sensitive) -> list[str]:
-    needles = {f"{oid} bytes {i}": w for oid, (_, data) in sensitive.items()
-               for i, w in enumerate(_windows(data))}
-    findings = []
-    for path in (p for p in root.rglob("*") if p.is_file()):
-        content = path.read_bytes()
-        findings += [f"{path} starts like a {name} file"
-                     for name, magic in FILE_START_MAGIC.items() if content.startswith(magic)]
-        findings += [f"{name} readable in {path}"
-                     for name, signature in {**ANYWHERE, **needles}.items()
-                     if signature in content]
-    return findings
+    return readable_findings(root, {oid: data for oid, (_, data) in sensitive.items()})
 
 
 @pytest.mark.parametrize("object_id", ["s1/id_photo", "s1/recording", "s1/answer_audio",

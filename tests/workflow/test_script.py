@@ -24,7 +24,7 @@ def test_builtin_products_and_an_extra_directory():
     catalog = ProductCatalog.load(DATA)
     assert {"default", "express", "quick"} <= set(catalog.names())
     default = catalog.get("default")
-    assert default.script.label == "default@1" and default.policy.version == "default-1"
+    assert default.script.label == "default@2" and default.policy.version == "default-1"
     assert default.script.budget.max_failures == 5 and default.script.budget.window_s == 180
     for product in catalog.names():
         for step in catalog.get(product).script.steps:  # every prompt in both languages

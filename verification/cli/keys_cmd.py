@@ -11,7 +11,7 @@ import argparse
 
 from verification.cli._data_dir import add_data_dir_argument, resolve_data_dir
 from verification.protect.audit import SYSTEM_ACTOR, AuditLog
-from verification.protect.keys import KeyRing, MasterKey
+from verification.protect.keys import MasterKey, keyring_for_data_dir
 from verification.protect.store import EncryptedStore
 
 
@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
         print(key.to_base64())
         print(f"# key id {key.key_id_hex}")
         return 0
-    ring = KeyRing.from_env()
     data_dir = resolve_data_dir(args)
+    ring = keyring_for_data_dir(data_dir)
     store = EncryptedStore.for_data_dir(data_dir, ring)
     report = store.rewrap_all(ring.primary)
     AuditLog.for_data_dir(data_dir).append(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run_purge = actions.add_parser("purge", help="delete media and templates past retention")
     run_purge.add_argument("--policy", type=Path, default=None,
                            help="retention policy (YAML or JSON: default / products -> "
-                                "media_days, template_days); default 90 / 365 days")
+                                "media_days, template_days); default: each loan product's "
+                                "`retention` in products.yaml (as the server's hourly purge)")
     run_purge.add_argument("--as-of", default=None, metavar="ISO8601",
                            help="evaluate at this time instead of now")
     run_purge.add_argument("--dry-run", action="store_true", help="list, do not delete")
@@ -45,7 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_policy(path: Path | None) -> RetentionPolicy:
     if path is None:
-        return RetentionPolicy()
+        from verification.workflow.products import ProductCatalog
+
+        extra = os.environ.get("VERIFICATION_WORKFLOW_DIR")
+        return ProductCatalog.load(Path(extra) if extra else None).retention_policy()
     import yaml  # YAML is a superset of JSON: one loader for both
 
     try:

@@ -46,6 +46,9 @@ class SessionContext:
     voiceprint: np.ndarray | None = None  # 16 kHz float32 mono
     geo: Mapping[str, Any] = field(default_factory=dict)
     script: Mapping[str, Any] = field(default_factory=dict)
+    # Live interviews: where challenge analyzers report each judged prompt as soon as they can
+    # (a verification.pipeline.live_verdicts.LiveVerdictBox; None offline).
+    live_verdicts: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "geo", MappingProxyType(dict(self.geo)))

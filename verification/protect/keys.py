@@ -121,3 +121,49 @@ def load_key_file(path: Path) -> MasterKey:
     except (OSError, UnicodeDecodeError) as err:
         raise KeyConfigError(f"cannot read master key file {path}: {err}") from None
     return MasterKey.from_base64(text, source=f"master key file {path}")
+
+
+DATA_DIR_KEY_FILE = "master.key"
+
+
+def keyring_for_data_dir(data_dir: Path, env: Mapping[str, str] | None = None, *,
+                         create: bool = False) -> KeyRing:
+    """The key ring of a data dir: configuration first, then ``<data dir>/master.key``.
+
+    Why a key file in the data dir at all: the README's one-command start must work on a fresh
+    machine with nothing configured, and encryption at rest must still be on. ``create=True``
+    (only ``verification serve`` passes it) writes a new random key there with mode 0600 and
+    logs a warning: a key next to the data it protects only guards against leaked copies of
+    single files, so production deployments set ``VERIFICATION_MASTER_KEY_FILE`` to a mounted
+    secret outside the data dir. Commands (``keys rewrap``, ``retention``) never create a key:
+    a missing key there is a configuration error, not a reason to start a new vault.
+    """
+    env = os.environ if env is None else env
+    if env.get(ENV_KEY) or env.get(ENV_KEY_FILE):
+        return KeyRing.from_env(env)
+    path = Path(data_dir) / DATA_DIR_KEY_FILE
+    if not path.exists():
+        if not create:
+            return KeyRing.from_env(env)  # raises "no master key configured"
+        _create_key_file(path)
+    previous = {k: v for k, v in env.items() if k == ENV_PREVIOUS_KEYS}
+    return KeyRing.from_env({ENV_KEY_FILE: str(path), **previous})
+
+
+def _create_key_file(path: Path) -> None:
+    import logging
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = MasterKey.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first: use theirs
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.to_base64() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    logging.getLogger(__name__).warning(
+        "no master key configured: generated %s (key id %s). Production deployments should "
+        "keep the key outside the data dir: set %s to a mounted secret (or %s)", path,
+        key.key_id_hex, ENV_KEY_FILE, ENV_KEY)

@@ -40,6 +40,11 @@ class RetentionRule:
                 raise InvalidInputError(f"retention {name} must be a whole number of days "
                                         f">= 0 or null, got {value!r}")
 
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "rule") -> RetentionRule:
+        """``{"media_days": 30, "template_days": 180}`` (a product's ``retention:`` block)."""
+        return _rule(data, where)
+
     def keep_days(self, record: StoredObject) -> int | None:
         return self.template_days if record.kind.is_template else self.media_days
 

@@ -26,7 +26,7 @@ from typing import BinaryIO
 from verification.errors import InvalidInputError
 from verification.protect import envelope
 from verification.protect.errors import ObjectNotFoundError
-from verification.protect.keys import KeyRing, MasterKey
+from verification.protect.keys import KeyRing, MasterKey, keyring_for_data_dir
 from verification.protect.sqlite_util import connect, write_transaction
 
 VAULT_SUBDIR = "vault"
@@ -58,6 +58,7 @@ class ObjectKind(StrEnum):
     REFERENCE_FRAME = "reference_frame"
     FACE_TEMPLATE = "face_template"
     VOICE_TEMPLATE = "voice_template"
+    VOICE_ENROLMENT = "voice_enrolment"  # the enrolment audio the loan system uploaded
 
     @property
     def is_template(self) -> bool:
@@ -135,8 +136,10 @@ class EncryptedStore:
     @classmethod
     def for_data_dir(cls, data_dir: Path, keyring: KeyRing | None = None,
                      **kwargs: object) -> EncryptedStore:
-        """The store of a data dir; the key ring defaults to the ``VERIFICATION_*`` config."""
-        return cls(Path(data_dir) / VAULT_SUBDIR, keyring or KeyRing.from_env(), **kwargs)
+        """The store of a data dir; the key ring defaults to the ``VERIFICATION_*`` config, or
+        else the data dir's own ``master.key`` (see :func:`keyring_for_data_dir`)."""
+        return cls(Path(data_dir) / VAULT_SUBDIR, keyring or keyring_for_data_dir(data_dir),
+                   **kwargs)
 
     # -- paths ----------------------------------------------------------------------------------
     @staticmethod

@@ -351,7 +351,7 @@ class BackgroundAnalyzer(Analyzer):
         self.orb = OrbExtractor()
         self.mapping = (SceneMapping.load(self.settings.mapping_path)
                         if self.settings.mapping_path else SceneMapping.default())
-        self.index = (SceneIndex.open(self.settings.index_dir)
+        self.index = (SceneIndex.open(self.settings.index_dir, self.settings.template_sealer)
                       if self.settings.index_dir is not None else None)
 
     def open_stream(self, context: SessionContext, executor: InferenceExecutor) -> AnalyzerStream:

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from verification.errors import InvalidInputError
 
@@ -35,6 +36,7 @@ class SceneSettings:
     segmentation_model: str = "person_segmentation"
     max_keyframes: int = 3
     candidates: int = 24
+    template_sealer: Any = None  # encrypts face descriptors (verification.protect.media)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None,

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +39,14 @@ INDEX_FILE = "scene_index.sqlite3"
 SCHEMA_VERSION = "1"
 DEFAULT_CANDIDATES = 24
 FACE_DIM = 128
+
+
+class TemplateSealer(Protocol):
+    """Encrypts a face descriptor elsewhere and returns what the row stores instead."""
+
+    def seal(self, session_id: str, raw: bytes) -> bytes: ...
+
+    def unseal(self, stored: bytes) -> bytes | None: ...
 
 
 class SceneIndexError(VerificationError):
@@ -92,8 +101,11 @@ CREATE INDEX IF NOT EXISTS places_session ON places (session_id);
 class SceneIndex:
     """Thread-safe; one instance per process and directory (``SceneIndex.open(dir)``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sealer: TemplateSealer | None = None) -> None:
         self.path = path
+        # Face descriptors are biometric templates: with a sealer (the server's media vault)
+        # the row keeps only a reference and the descriptor is encrypted at rest.
+        self._sealer = sealer
         self._lock = threading.Lock()
         self._ids = np.zeros(0, np.int64)
         self._sessions: list[str] = []
@@ -114,8 +126,21 @@ class SceneIndex:
             raise SceneIndexError(f"scene index {path}: cannot create ({err.strerror})") from None
 
     @classmethod
-    def open(cls, directory: str | Path) -> SceneIndex:
-        return cls(Path(directory) / INDEX_FILE)
+    def open(cls, directory: str | Path, sealer: TemplateSealer | None = None) -> SceneIndex:
+        return cls(Path(directory) / INDEX_FILE, sealer)
+
+    def _face_blob(self, session_id: str, face: np.ndarray | None) -> bytes | None:
+        if face is None:
+            return None
+        raw = face.astype(np.float32).tobytes()
+        return raw if self._sealer is None else self._sealer.seal(session_id, raw)
+
+    def _face(self, blob: bytes | None) -> np.ndarray | None:
+        if blob is not None and self._sealer is not None:
+            blob = self._sealer.unseal(blob)  # None once retention or a deletion removed it
+        if blob is None or len(blob) != FACE_DIM * 4:
+            return None
+        return np.frombuffer(blob, np.float32).copy()
 
     def close(self) -> None:
         with self._lock:
@@ -148,7 +173,7 @@ class SceneIndex:
                 raise ValueError(f"face descriptor must be ({FACE_DIM},), got {face.shape}")
             rows.append((entry.session_id, float(entry.created_at or time.time()),
                          descriptor.astype(np.float16).tobytes(), entry.fingerprint.local.pack(),
-                         None if face is None else face.tobytes()))
+                         self._face_blob(entry.session_id, face)))
         ids = []
         with self._lock, self._db:
             for row in rows:
@@ -229,7 +254,7 @@ class SceneIndex:
             match = verify_place(fingerprint.local, LocalFeatures.unpack(local_blob),
                                  early_exit=True)
             if match.same_place:
-                face = None if face_blob is None else np.frombuffer(face_blob, np.float32).copy()
+                face = self._face(face_blob)
                 hits.append(PlaceHit(row_id, session_id, created_at, cosines[row_id], rank,
                                      match, face))
         hits.sort(key=lambda h: (-h.match.inliers, h.candidate_rank))

@@ -8,13 +8,15 @@ analyzers read, flushes analyzer evidence into the timeline as it arrives, and a
 concludes the verdict with the product's policy.
 
 Thread safety: :meth:`post` may be called from any thread (the VAD runs in the inference
-executor); everything else runs on the event loop.
+executor); everything else runs on the event loop. The challenge analyzers (face stage, voice
+stage, in the executor) put their live per-prompt verdicts into :attr:`InterviewDriver.verdicts`
+(a bounded, locked box); each :meth:`step` drains it, so the step that issued a challenge
+learns within a control tick of the verdict whether to move on or ask a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 from collections import deque
@@ -26,6 +28,8 @@ import numpy as np
 
 from verification.errors import VerificationError
 from verification.pipeline.analyzer import SessionContext
+from verification.pipeline.live_verdicts import LiveVerdictBox
+from verification.protect.media import MediaVault, parse_vault_ref
 from verification.types import Evidence
 from verification.workflow import repository as repo
 from verification.workflow.conclude import Concluded
@@ -42,8 +46,14 @@ from verification.workflow.events import (
     SpeechOnset,
     Tick,
 )
+from verification.workflow.live_results import verdict_events
 from verification.workflow.loan import LoanWorkflow
-from verification.workflow.persist import failure_subjects, merge_marks, save_transition
+from verification.workflow.persist import (
+    device_key,
+    failure_subjects,
+    merge_marks,
+    save_transition,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +66,6 @@ class UnscriptedSessionError(VerificationError):
     edge's fixed prompt sequence, not a product script."""
 
     code = "session_unscripted"
-
-
-def device_key(peer_ip: str | None, user_agent: str | None) -> str | None:
-    """A device's pseudonymous key for the failure budget (no raw IP is stored)."""
-    if not peer_ip and not user_agent:
-        return None
-    raw = f"{peer_ip or ''}|{user_agent or ''}".encode()
-    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def prompt_values(terms: dict[str, Any] | None) -> dict[str, str]:
@@ -87,7 +89,8 @@ class StepOutput:
 class InterviewDriver:
     def __init__(self, workflow: LoanWorkflow, session_id: str, engine: InterviewEngine,
                  state: EngineState, script_steps: list[dict[str, Any]],
-                 context: SessionContext, application_id: str | None) -> None:
+                 context: SessionContext, application_id: str | None,
+                 verdicts: LiveVerdictBox | None = None) -> None:
         self.workflow = workflow
         self.session_id = session_id
         self.engine = engine
@@ -102,6 +105,7 @@ class InterviewDriver:
         self._flushed = 0
         self._steps = [s.id for s in engine.script.steps]
         self.last_prompt: Prompt | None = None
+        self.verdicts = verdicts if verdicts is not None else LiveVerdictBox()
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -121,8 +125,8 @@ class InterviewDriver:
             product = workflow.catalog.get(row.loan_product)
             state = EngineState.from_json(row.engine_state)
             steps = list((row.prompt_script or {}).get("steps", []))
-            id_photo = _load_photo(row.id_photo_path)
-            voiceprint = _load_voice(row.voiceprint_path)
+            id_photo = _load_photo(workflow.media, row.id_photo_path)
+            voiceprint = _load_voice(workflow.media, row.voiceprint_path)
             geo = {"declared": row.declared_business} if row.declared_business else {}
             application_id = row.application_id
             terms = row.loan_terms
@@ -130,9 +134,11 @@ class InterviewDriver:
                                  resume_window_s=resume_window_s)
         # The analyzers read the prompt script at the end of the interview; they get this
         # very list, which grows as prompts are issued (SessionContext copies only the top).
+        verdicts = LiveVerdictBox()
         context = SessionContext(session_id, id_photo=id_photo, voiceprint=voiceprint,
-                                 geo=geo, script={"steps": steps})
-        return cls(workflow, session_id, engine, state, steps, context, application_id)
+                                 geo=geo, script={"steps": steps}, live_verdicts=verdicts)
+        return cls(workflow, session_id, engine, state, steps, context, application_id,
+                   verdicts)
 
     # -- inputs --------------------------------------------------------------------------------
     def post(self, event: Event) -> None:
@@ -172,7 +178,9 @@ class InterviewDriver:
         with self._inbox_lock:
             events = list(self._inbox)
             self._inbox.clear()
-        return await self._apply([*events, Tick(self.workflow.clock(), media_t)])
+        now = self.workflow.clock()
+        judged = verdict_events(self.verdicts.drain(), self.script_steps, now)
+        return await self._apply([*events, *judged, Tick(now, media_t)])
 
     async def _apply(self, events: Sequence[Event]) -> StepOutput:
         out = StepOutput()
@@ -244,25 +252,34 @@ class InterviewDriver:
             await self.disconnected(None)
 
 
-def _load_photo(path: str | None) -> np.ndarray | None:
-    if not path:
+def _load_photo(media: MediaVault, ref: str | None) -> np.ndarray | None:
+    """The ID photo, decrypted in memory (never written out in the clear)."""
+    if not ref:
         return None
-    from verification.video.images import load_image
+    from verification.video.images import decode_image, load_image
 
     try:
-        return load_image(path)
+        key = parse_vault_ref(ref)
+        if key is None:  # a session stored before encryption at rest
+            return load_image(ref)
+        return decode_image(media.store.get(key), "id_photo")
     except VerificationError as err:
         log.warning("ID photo unusable: %s", err)
         return None
 
 
-def _load_voice(path: str | None) -> np.ndarray | None:
-    if not path:
+def _load_voice(media: MediaVault, ref: str | None) -> np.ndarray | None:
+    """The enrolment audio; FFmpeg needs a path, so it is decrypted into the spool briefly."""
+    if not ref:
         return None
     from verification.voice.audio_io import read_audio_16k
 
     try:
-        return read_audio_16k(path)
+        key = parse_vault_ref(ref)
+        if key is None:
+            return read_audio_16k(ref)
+        with media.plaintext_object(key) as path:
+            return read_audio_16k(path)
     except Exception as err:  # a bad enrolment file must not stop the interview
         log.warning("voiceprint unusable: %s", err)
         return None

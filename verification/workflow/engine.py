@@ -43,11 +43,13 @@ WAITING, RUNNING, PAUSED, FINISHED = "waiting", "running", "paused", "finished"
 DEFAULT_RESUME_WINDOW_S = 120.0
 
 # How a failed step ends the interview, by kind: (check, evidence code). Challenge steps that
-# fail beyond their retries are a hard gate; anything else leaves the interview incomplete.
+# fail beyond their retries are a hard gate (the policy's ``challenge_failed``) and end the
+# interview early as ``challenges_failed``; anything else leaves the interview incomplete.
 _GATE_BY_KIND = {
     "liveness": (Check.FACE_LIVENESS, "challenge_failed"),
     "digits": (Check.LIP_SYNC, "challenge_failed"),
 }
+CHALLENGES_FAILED = "challenges_failed"
 
 
 @dataclass(frozen=True)
@@ -209,17 +211,27 @@ class InterviewEngine:
             previous = dict(state.sub)
             state = replace(state, attempt=state.attempt + 1)
             return self._begin(state, ctx.at, ctx.media_t, RETRY, previous, effects)
-        effects.extend(self._gate(state, ctx, f"{spec.id} failed after {state.attempt} "
-                                  f"attempt(s): {outcome.summary}"))
-        return self._finish(state, "step_failed", ctx.at, effects)
+        gate = self._gate(state, ctx, f"{spec.id} failed after {state.attempt} "
+                          f"attempt(s): {outcome.summary}")
+        effects.extend(gate)
+        return self._finish(state, CHALLENGES_FAILED if gate else "step_failed", ctx.at, effects)
 
     def _gate(self, state: EngineState, ctx: StepContext, summary: str) -> list[Effect]:
         gate = _GATE_BY_KIND.get(ctx.spec.kind)
         if gate is None:
             return []
         check, code = gate
-        evidence = Evidence(check, Outcome.CONTRADICTS, self._window(state), summary, code=code,
-                            details={"step": ctx.spec.id, "attempts": state.attempt})
+        # Each failed attempt, with the challenge it asked and when (media time), so the reason
+        # a reviewer reads names what was asked and what was seen.
+        failed = list(state.sub.get("failed_attempts", ()))
+        window = self._window(state)
+        if failed:
+            starts = [f["t"] for f in failed if f.get("t") is not None]
+            if starts:
+                window = TimeWindow(min(starts), max(window.end, max(starts)))
+        evidence = Evidence(check, Outcome.CONTRADICTS, window, summary, code=code,
+                            details={"step": ctx.spec.id, "attempts": state.attempt,
+                                     "failed_attempts": _plain(failed)})
         return [EvidenceOut(evidence, ctx.spec.id)]
 
     def _finish(self, state: EngineState, reason: str, at: float,

@@ -121,14 +121,20 @@ class ChallengeResult:
     performed: bool
     score: float | None = None
     media_t: float | None = None
+    reason: str | None = None  # the verifier's outcome code (not_performed, too_fast, no_face)
 
 
 @dataclass(frozen=True)
 class DigitsResult:
+    """A live judgement of one digit reading (``decided`` False: the analyzer could not tell;
+    the reading is then left to the recording)."""
+
     at: float
     prompt_id: str
     matched: bool
     media_t: float | None = None
+    reason: str | None = None  # the analyzer's evidence code (digits_not_spoken, ...)
+    decided: bool = True
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,8 @@ class FailureCounted:
 @dataclass(frozen=True)
 class Finished:
     """The interview is over. ``reason``: completed | declined | failure_budget_exhausted |
-    step_failed | abandoned | cancelled."""
+    challenges_failed (a challenge step failed beyond its retries) | step_failed | abandoned |
+    cancelled."""
 
     reason: str
     at: float

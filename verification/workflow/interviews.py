@@ -199,6 +199,9 @@ class InterviewService:
                  recording: str | None) -> InterviewRecord:
         record = self.get(interview_id)
         if record.state is InterviewState.FINISHED:
+            # a scripted interview is concluded (verdict first) before its recording is sealed
+            if recording and record.recording != recording:
+                return self._update(record, recording=recording)
             return record
         return self._update(record, state=InterviewState.FINISHED, finished_at=self.clock(),
                             end_reason=reason, verdict=verdict, recording=recording,

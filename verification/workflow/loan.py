@@ -18,11 +18,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from verification.errors import VerificationError
+from verification.protect.media import MediaVault, vault_ref
+from verification.protect.store import ObjectKind
 from verification.store.schema import InterviewSessionRow, OutboxEventRow
 from verification.workflow import repository as repo
+from verification.workflow.budget import check_applicant
 from verification.workflow.conclude import Concluded, conclude, record_override
 from verification.workflow.engine import EngineState
-from verification.workflow.intake import FaceCounter, SessionRequest, Upload, validate
+from verification.workflow.intake import FaceCounter, SessionRequest, validate
 from verification.workflow.interviews import InterviewClosedError, hash_token
 from verification.workflow.outbox import queue_event
 from verification.workflow.products import ProductCatalog
@@ -53,16 +56,12 @@ class CreatedSession:
     warnings: tuple[str, ...]
 
 
-def _suffix(upload: Upload, default: str) -> str:
-    suffix = Path(upload.filename or "").suffix.lower()
-    return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else default
-
-
 class LoanWorkflow:
     def __init__(self, engine: Engine, catalog: ProductCatalog, data_dir: Path,
                  faces: FaceCounter, join_base_url: str, join_ttl_s: float = 1800.0,
                  clock: Callable[[], float] = time.time,
-                 on_event: Callable[[], None] | None = None) -> None:
+                 on_event: Callable[[], None] | None = None,
+                 media: MediaVault | None = None) -> None:
         self.engine = engine
         self.sessions = repo.session_factory(engine)
         self.catalog = catalog
@@ -72,22 +71,25 @@ class LoanWorkflow:
         self.join_ttl_s = join_ttl_s
         self.clock = clock
         self.on_event = on_event or (lambda: None)
+        # ID photos and enrolment audio are encrypted at rest (verification.protect.media).
+        self.media = media or MediaVault.for_data_dir(self.data_dir, create_key=True)
 
     # -- POST /v1/sessions ---------------------------------------------------------------------
     def create_session(self, request: SessionRequest) -> CreatedSession:
         valid = validate(request, self.catalog, self.faces)
         product = self.catalog.get(valid.loan_product)
+        # an applicant who just spent the failure budget gets no new attempt before it refills
+        check_applicant(self, valid.application_id, product.script.budget)
         session_id = uuid.uuid4().hex
         token = secrets.token_urlsafe(24)
         now = self.clock()
-        folder = self.data_dir / "sessions" / session_id
-        folder.mkdir(parents=True, exist_ok=True)
-        photo = folder / f"id_photo{_suffix(valid.id_photo, '.img')}"
-        photo.write_bytes(valid.id_photo.data)
-        voice = None
+        self.media.save_media(ObjectKind.ID_PHOTO, session_id, valid.id_photo.data,
+                              product=product.name)
+        photo, voice = vault_ref(session_id, ObjectKind.ID_PHOTO), None
         if valid.voiceprint is not None:
-            voice = folder / f"voiceprint{_suffix(valid.voiceprint, '.audio')}"
-            voice.write_bytes(valid.voiceprint.data)
+            self.media.save_media(ObjectKind.VOICE_ENROLMENT, session_id, valid.voiceprint.data,
+                                  product=product.name)
+            voice = vault_ref(session_id, ObjectKind.VOICE_ENROLMENT)
         row = InterviewSessionRow(
             id=session_id, application_id=valid.application_id,
             applicant_name=valid.applicant_name, loan_product=product.name,
@@ -97,15 +99,14 @@ class LoanWorkflow:
             token_sha256=hash_token(token), created_at=now, expires_at=now + self.join_ttl_s,
             updated_at=now, state="created", step_index=0, step_id=product.script.steps[0].id,
             engine_state=None, prompt_script={"steps": []}, connections=0,
-            id_photo_path=str(photo), voiceprint_path=str(voice) if voice else None,
+            id_photo_path=photo, voiceprint_path=voice,
             geo_denied=False, evidence_seq=0)
         try:
             with self.sessions.begin() as db:
                 db.add(row)
         except Exception:
-            for path in (photo, voice):
-                if path is not None:
-                    path.unlink(missing_ok=True)
+            for stored in self.media.list_media(session_id):
+                self.media.store.delete(stored.object_id)
             raise
         log.info("session %s created for application %s (%s)", session_id,
                  valid.application_id, product.script.label)

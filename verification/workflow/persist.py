@@ -7,6 +7,7 @@ that whatever the applicant was last shown is what a restarted server resumes fr
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,14 @@ from verification.workflow.events import (
     FlowEntry,
     ScriptMark,
 )
+
+
+def device_key(peer_ip: str | None, user_agent: str | None) -> str | None:
+    """A device's pseudonymous key for the failure budget (no raw IP is stored)."""
+    if not peer_ip and not user_agent:
+        return None
+    raw = f"{peer_ip or ''}|{user_agent or ''}".encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
 
 
 def failure_subjects(application_id: str | None, device_key: str | None) -> list[str]:

@@ -9,12 +9,13 @@ whose files add products or replace built-in ones) and validated completely.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from verification.errors import VerificationError
 from verification.fusion.policy import DefaultPolicy, PolicyConfig
+from verification.protect.retention import RetentionPolicy, RetentionRule
 from verification.types import Check
 from verification.workflow.script import (
     BUILTIN_DIR,
@@ -36,6 +37,7 @@ class Product:
     name: str
     script: Script
     policy: PolicyConfig
+    retention: RetentionRule = field(default_factory=RetentionRule)
 
     def fusion(self) -> DefaultPolicy:
         return DefaultPolicy(self.policy)
@@ -76,6 +78,16 @@ def parse_policy(raw: Any, where: str) -> PolicyConfig:
         support_share=float(share))
 
 
+def parse_retention(raw: Any, where: str) -> RetentionRule:
+    """A product's ``retention:`` block; omitted: the defaults (media 90 days, templates 365)."""
+    if raw is None:
+        return RetentionRule()
+    try:
+        return RetentionRule.from_mapping(raw, where)
+    except VerificationError as err:
+        raise ScriptError(str(err)) from None
+
+
 class ProductCatalog:
     def __init__(self, products: Mapping[str, Product]) -> None:
         if not products:
@@ -107,7 +119,8 @@ class ProductCatalog:
             if not isinstance(spec, Mapping) or spec.get("script") not in scripts:
                 raise ScriptError(f"{where}.script: expected one of {sorted(scripts)}")
             products[name] = Product(name, scripts[spec["script"]],
-                                     parse_policy(spec.get("policy"), f"{where}.policy"))
+                                     parse_policy(spec.get("policy"), f"{where}.policy"),
+                                     parse_retention(spec.get("retention"), f"{where}.retention"))
         return cls(products)
 
     def get(self, name: str) -> Product:
@@ -119,3 +132,9 @@ class ProductCatalog:
 
     def names(self) -> list[str]:
         return sorted(self._products)
+
+    def retention_policy(self) -> RetentionPolicy:
+        """What the scheduled purge applies: each product's rule; sessions without a product
+        (operator-made interviews) get the defaults."""
+        return RetentionPolicy(RetentionRule(),
+                               {name: p.retention for name, p in self._products.items()})

@@ -69,6 +69,7 @@ def append_evidence(db: Session, session_id: str, items: Sequence[Evidence], at:
     ids = _next_ids(db, session_id, len(items))
     for entry_id, item in zip(ids, items, strict=True):
         payload = item.to_json()
+        payload["details"] = _without_media(payload["details"])
         db.add(EvidenceRow(
             session_id=session_id, entry_id=entry_id, kind="evidence", check=item.check.value,
             outcome=item.outcome.value, code=item.code or "", summary=item.summary,
@@ -77,6 +78,21 @@ def append_evidence(db: Session, session_id: str, items: Sequence[Evidence], at:
             payload={k: payload[k] for k in ("score", "model", "provider", "latency_ms",
                                              "details")} | {"source_id": item.id}))
     return ids
+
+
+# Image bytes some evidence carries for the live session (the face stage's reference crop): the
+# database keeps only a pointer; the image itself is encrypted in the media vault
+# (verification.protect.media, object ``sessions/<id>/reference_frame``).
+_MEDIA_DETAILS = {"face_jpeg_base64": "face_jpeg"}
+
+
+def _without_media(details: Any) -> Any:
+    if not isinstance(details, dict) or not _MEDIA_DETAILS.keys() & details.keys():
+        return details
+    out = {k: v for k, v in details.items() if k not in _MEDIA_DETAILS}
+    out.update({name: "encrypted at rest (reference_frame)"
+                for key, name in _MEDIA_DETAILS.items() if key in details})
+    return out
 
 
 def append_flow(db: Session, session_id: str, entries: Sequence[FlowEntry],

@@ -187,7 +187,8 @@ def _check_params(kind: str, params: Mapping[str, Any], where: str) -> None:
         required = sum(bool(q.get("required")) for q in pool)
         if required > params.get("count", [2, 4])[0]:
             raise ScriptError(f"{where}.params: more required questions than the minimum count")
-    for key in ("window_s", "hold_s", "min_speech_s", "judge_grace_s", "end_silence_s",
+    for key in ("window_s", "hold_s", "min_speech_s", "judge_grace_s", "verdict_wait_s",
+                "end_silence_s",
                 "max_answer_s", "min_answer_s", "answer_start_timeout_s", "extra_window_s"):
         if key in params:
             _number(params, key, f"{where}.params", minimum=0.0)

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 
 from verification.workflow.engine import EngineState, InterviewEngine, Transition
 from verification.workflow.events import (
+    ChallengeResult,
     DeviceReport,
+    DigitsResult,
     Effect,
     Event,
     FaceQuality,
@@ -33,6 +35,8 @@ from verification.workflow.events import (
 )
 
 VAD_HANGOVER_S = 0.4
+LIVE_PASS_S = 1.6  # prompt -> reaction -> movement past the threshold -> frame analysed
+LIVE_DIGITS_S = 1.8  # window end -> video and audio margins of the lip-sync judge -> verdict
 TICK_S = 0.1
 
 
@@ -70,8 +74,15 @@ def cooperative(prompt: Prompt, at: float) -> list[tuple[float, Event]]:
         out += _speech(tap + 0.3, 1.2)
     elif prompt.input == "look":
         out += [(at + 0.8 + 0.5 * k, FaceQuality(at + 0.8 + 0.5 * k, True)) for k in range(8)]
+    elif prompt.input == "action" and "challenge" in prompt.data:
+        # the live verifier reports a pass as soon as the action is seen
+        done = at + LIVE_PASS_S
+        out.append((done, ChallengeResult(done, prompt.data["challenge"], True, 1.0)))
     elif prompt.input == "speak" and "digits" in prompt.data:
         out += _speech(at + 1.0, 0.55 * len(prompt.data["digits"]))
+        # the voice stage judges the reading once its window has passed
+        judged = at + (prompt.seconds or 0.0) + LIVE_DIGITS_S
+        out.append((judged, DigitsResult(judged, prompt.data["prompt_id"], True)))
     elif prompt.input == "speak" and "question" in prompt.data:
         out += _speech(at + 1.5, 2.5) + _speech(at + 4.3, 2.5)
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from dataclasses import replace
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,6 +25,8 @@ import numpy as np
 from verification.face.challenges.actions import FaceSignals, parse_action
 from verification.face.challenges.generator import ChallengePrompt, ChallengeTiming
 from verification.face.challenges.verifier import (
+    BASELINE_SECONDS,
+    CUT_OFF,
     LATE_SECONDS,
     NO_FACE,
     ChallengeResult,
@@ -31,6 +34,7 @@ from verification.face.challenges.verifier import (
 )
 from verification.face.observation import FaceObservation
 from verification.pipeline.analyzer import SessionContext
+from verification.pipeline.live_verdicts import CHALLENGE, LiveVerdict, LiveVerdictBox
 from verification.prompt_script import PromptScript
 from verification.types import Check, Evidence, Outcome, TimeWindow, VideoFrame
 
@@ -38,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 60 * 60 * 30  # one hour at 30 fps: the signal history is bounded
 MODEL = "face_mesh+face_blendshapes"
+EARLY_PASS_FACE_SHARE = 0.8  # a pass is reported before the window closes only on a clear face
 
 
 def prompts_from_script(script: PromptScript, timing: ChallengeTiming) -> list[ChallengePrompt]:
@@ -75,9 +80,24 @@ class SignalRecorder:
                            geometry.eyes_open, blink, geometry.mouth_opening, smile))
 
     def signals(self) -> FaceSignals:
-        if not self._rows:
+        return self._to_signals(self._rows)
+
+    def signals_since(self, since: float) -> FaceSignals:
+        """Only the rows from media time ``since`` on: a live verdict per prompt costs the
+        prompt's few seconds of frames, not the whole interview's history."""
+        rows = []
+        for row in reversed(self._rows):
+            if row[0] < since:
+                break
+            rows.append(row)
+        rows.reverse()
+        return self._to_signals(rows)
+
+    @staticmethod
+    def _to_signals(rows) -> FaceSignals:  # noqa: ANN001 - a sequence of row tuples
+        if not rows:
             return FaceSignals.empty()
-        data = np.asarray(self._rows, dtype=np.float64)
+        data = np.asarray(rows, dtype=np.float64)
         return FaceSignals(*(data[:, i] for i in range(data.shape[1])))
 
     @property
@@ -98,6 +118,10 @@ def step_evidence(result: ChallengeResult) -> Evidence:
         return Evidence(Check.FACE_LIVENESS, Outcome.INCONCLUSIVE, window,
                         f"challenge '{action}': face missing for most of its window",
                         model=MODEL, code="challenge_no_face", details=result.to_json())
+    if result.outcome == CUT_OFF:
+        return Evidence(Check.FACE_LIVENESS, Outcome.INCONCLUSIVE, window,
+                        f"challenge '{action}': the media ended before its window closed",
+                        model=MODEL, code="challenge_cut_off", details=result.to_json())
     reason = {"too_fast": "the movement started before the prompt could be seen",
               "too_slow": "performed only after its window",
               "wrong_action": f"another action was performed ({', '.join(result.other_actions)})",
@@ -108,7 +132,7 @@ def step_evidence(result: ChallengeResult) -> Evidence:
 
 
 def summary_evidence(results: list[ChallengeResult]) -> Evidence:
-    judged = [r for r in results if r.outcome != NO_FACE]
+    judged = [r for r in results if r.outcome not in (NO_FACE, CUT_OFF)]
     failed = [r for r in judged if not r.passed]
     start = min(r.prompt_t for r in results)
     end = max(r.prompt_t + r.window for r in results)
@@ -147,6 +171,8 @@ class ChallengeCue:
         self._known = {(p.action, p.t) for p in prompts}
         self._live_steps: list | None = None  # the live flow's growing prompt list
         self._live_seen = 0
+        self._box: LiveVerdictBox | None = None  # live interview: per-prompt verdicts go here
+        self._live_due: list[ChallengePrompt] = []  # issued live, verdict not yet reported
 
     @classmethod
     def factory(cls, context: SessionContext) -> ChallengeCue:
@@ -156,6 +182,7 @@ class ChallengeCue:
         steps = context.script.get("steps")
         if isinstance(steps, list):  # live interview: prompts are appended as they are shown
             cue._live_steps, cue._live_seen = steps, len(steps)
+            cue._box = context.live_verdicts
         return cue
 
     def _sync_live_prompts(self) -> None:
@@ -173,6 +200,8 @@ class ChallengeCue:
             if (prompt.action, prompt.t) not in self._known:
                 self._known.add((prompt.action, prompt.t))
                 self._pending.append(prompt)
+                if self._box is not None:
+                    self._live_due.append(prompt)
         self._pending.sort(key=lambda p: p.t)
 
     @property
@@ -184,20 +213,51 @@ class ChallengeCue:
         if not self._pending and self._live_steps is None:
             return ()
         self._recorder.add(observation)  # live: always, the baseline precedes each prompt
+        if self._live_due:
+            self._report_live(observation.pts)
         # A prompt is judged once its window and the late margin have passed.
         due = [p for p in self._pending if p.t + p.window + LATE_SECONDS < observation.pts]
         return [self._judge(p) for p in due]
 
-    def _judge(self, prompt: ChallengePrompt) -> Evidence:
+    def _report_live(self, pts: float) -> None:
+        """Tell the live script how each issued prompt went, as early as the answer is final.
+
+        A pass is final the moment the action is seen (onset after the reaction bound, threshold
+        crossed inside the window): later frames cannot undo it. A fail is final when the window
+        closes: too slow or not performed, the step must ask again either way. The evidence for
+        the verdict and the timeline is still made by :meth:`_judge` after the late margin, with
+        the precise reason (too slow vs. not performed)."""
+        assert self._box is not None
+        for prompt in list(self._live_due):
+            closed = pts >= prompt.t + prompt.window
+            if not closed and pts < prompt.t + self.timing.min_reaction + 0.5:
+                continue  # too early to say anything (the baseline may need these frames)
+            signals = self._recorder.signals_since(prompt.t - BASELINE_SECONDS - 0.1)
+            result = verify_prompt(signals, prompt, self.timing)
+            if not closed and not (result.passed
+                                   and result.face_share >= EARLY_PASS_FACE_SHARE):
+                continue
+            self._live_due.remove(prompt)
+            self._box.put(LiveVerdict(CHALLENGE, prompt.t, result.passed, result.outcome, pts,
+                                      action=prompt.action.value, details=result.to_json()))
+
+    def _judge(self, prompt: ChallengePrompt, media_end: float | None = None) -> Evidence:
+        """``media_end`` is given at the end of the media: a prompt whose window the media did
+        not cover (the applicant left, the connection dropped for good) was never answered, not
+        failed - unless the action was already seen."""
         self._pending.remove(prompt)
         result = verify_prompt(self._recorder.signals(), prompt, self.timing)
+        if media_end is not None and not result.passed and media_end < prompt.t + prompt.window:
+            result = replace(result, outcome=CUT_OFF)
         self._results.append(result)
         log.debug("challenge %s at %.2f s: %s", prompt.action, prompt.t, result.outcome)
         return step_evidence(result)
 
     def summarize(self) -> Iterable[Evidence]:
         self._sync_live_prompts()
-        out = [self._judge(p) for p in list(self._pending)]
+        end = self._recorder.last_t
+        out = [self._judge(p, media_end=-math.inf if end is None else end)
+               for p in list(self._pending)]
         if self._results:
             out.append(summary_evidence(self._results))
         return out

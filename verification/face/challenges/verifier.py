@@ -44,6 +44,7 @@ TOO_SLOW = "too_slow"
 WRONG_ACTION = "wrong_action"
 NOT_PERFORMED = "not_performed"
 NO_FACE = "no_face"
+CUT_OFF = "cut_off"  # the media ended inside the window: unanswered, not failed
 
 
 @dataclass(frozen=True)

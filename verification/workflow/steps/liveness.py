@@ -6,9 +6,13 @@ times it was recorded; a photo performs nothing. The actions, their order and th
 drawn here (a cryptographic generator in production), bound to this session, and written into
 the prompt script with their media times so the face analyzer judges each one in its window.
 
-A live verifier may report each challenge (``ChallengeResult``); a failed one is a failed
-attempt (retried with a *new* action, never the same one again). Without a report the challenge
-is left to the analyzers ("deferred").
+The live verifier (the face stage's challenge cue, through the driver) reports each challenge
+(``ChallengeResult``): a pass as soon as the action is seen, a fail when the window closes. A
+failed one is a failed attempt, retried with a *new* action (never one already asked while any
+is left, and a head movement while one is left: a blink can happen by chance in a recording);
+every failed attempt is kept in ``failed_attempts`` (challenge, action, media time, reason) so
+the evidence of a step failed beyond its retries names them. Without a report within
+``verdict_wait_s`` of the window closing, the challenge is left to the analyzers ("deferred").
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from verification.face.challenges.actions import ALL_ACTIONS, Action
-from verification.face.challenges.generator import ChallengeGenerator
+from verification.face.challenges.generator import POSE_ACTIONS, ChallengeGenerator
 from verification.workflow.events import ChallengeResult, Event, ScriptMark, Tick
 from verification.workflow.script import Text
 from verification.workflow.steps.base import (
@@ -48,9 +52,24 @@ def _first_draw(ctx: StepContext, n: int) -> list[str]:
     return [a.value for a in generator.actions_sequence(min(n, len(actions)))]
 
 
-def _draw(ctx: StepContext, n: int, exclude: set[str]) -> list[str]:
-    pool = [a for a in _actions(ctx) if a not in exclude] or _actions(ctx)
-    return ctx.rng.sample(pool, min(n, len(pool)))
+def _draw(ctx: StepContext, n: int, exclude: set[str], failed: set[str]) -> list[str]:
+    """Actions for a retry: unseen ones first; when every action was asked, any but those the
+    applicant already failed; with a head movement among them whenever one is available."""
+    pool = [a for a in _actions(ctx) if a not in exclude] \
+        or [a for a in _actions(ctx) if a not in failed] or _actions(ctx)
+    chosen = ctx.rng.sample(pool, min(n, len(pool)))
+    poses = {a.value for a in POSE_ACTIONS}
+    if chosen and not poses & set(chosen):
+        spare = [a for a in pool if a in poses]
+        if spare:
+            chosen[ctx.rng.randrange(len(chosen))] = ctx.rng.choice(spare)
+    return chosen
+
+
+def verdict_wait_s(ctx: StepContext) -> float:
+    """How long after a window closes the step waits for the live verdict before leaving the
+    challenge to the recording (``verdict_wait_s``; older scripts name it ``judge_grace_s``)."""
+    return float(ctx.spec.param("verdict_wait_s", ctx.spec.param("judge_grace_s", 1.0)))
 
 
 class Liveness:
@@ -66,14 +85,21 @@ class Liveness:
         else:
             done = [c for c in previous["plan"][:previous["i"]]]
             remaining = len(previous["plan"]) - len(done)
-            used = {c["action"] for c in previous["plan"]}  # never re-ask a seen action
+            # never re-ask a seen action (while unseen ones are left)
+            used = {c["action"] for c in previous["plan"]} | set(previous.get("asked", ()))
+            failed = {f["action"] for f in previous.get("failed_attempts", ())}
         plan = done + [{"id": f"{ctx.spec.id}-{ctx.attempt}-{len(done) + k + 1}", "action": a}
-                       for k, a in enumerate(_draw(ctx, remaining, used))]
-        return self._start(ctx, plan, len(done), mode)
+                       for k, a in enumerate(_draw(ctx, remaining, used, failed))]
+        return self._start(ctx, plan, len(done), mode, previous)
 
-    def _start(self, ctx: StepContext, plan: list[dict[str, Any]], i: int, mode: str) -> Update:
+    def _start(self, ctx: StepContext, plan: list[dict[str, Any]], i: int, mode: str,
+               previous: Mapping[str, Any] | None = None) -> Update:
+        previous = previous or {}
+        asked = list(dict.fromkeys([*previous.get("asked", ()),
+                                    *(c["action"] for c in previous.get("plan", ()))]))
         sub = {"plan": plan, "i": i, "phase": "pause", "until": ctx.at + _delay(ctx),
-               "deadline": ctx.at + ctx.spec.timeout_s, "issued_media_t": None}
+               "deadline": ctx.at + ctx.spec.timeout_s, "issued_media_t": None,
+               "asked": asked, "failed_attempts": list(previous.get("failed_attempts", ()))}
         prompt = ctx.prompt("action", ctx.opening_text(mode), data={"count": len(plan)})
         return sub, [prompt], None
 
@@ -90,12 +116,20 @@ class Liveness:
                                   challenge=current["id"], action=current["action"],
                                   score=event.score)
                 return self._advance(ctx, sub, [effect])
-            effect = ctx.flow("challenge_failed_attempt", f"{current['action']} not performed",
+            reason = event.reason or "not_performed"
+            effect = ctx.flow("challenge_failed_attempt",
+                              f"{current['action']} not performed ({reason.replace('_', ' ')})",
                               sub["issued_media_t"], event.media_t, challenge=current["id"],
-                              action=current["action"], score=event.score)
+                              action=current["action"], score=event.score, reason=reason,
+                              attempt=ctx.attempt)
+            sub["failed_attempts"] = [*sub.get("failed_attempts", ()), {
+                "challenge": current["id"], "action": current["action"], "attempt": ctx.attempt,
+                "t": sub["issued_media_t"], "judged_t": event.media_t, "reason": reason,
+                "at": event.at}]
             return sub, [effect], failed("challenge_not_performed",
-                                         f"{current['action']} not performed in its window",
-                                         action=current["action"])
+                                         f"{current['action']} not performed in its window "
+                                         f"({reason.replace('_', ' ')})",
+                                         action=current["action"], reason=reason)
         if not isinstance(event, Tick):
             return sub, [], None
         if event.at >= sub["deadline"]:
@@ -105,8 +139,7 @@ class Liveness:
         if sub["phase"] == "pause":
             return self._issue(ctx, sub, current)
         if sub["phase"] == "window":
-            grace = float(ctx.spec.param("judge_grace_s", 1.0))
-            sub.update(phase="judging", until=event.at + grace)
+            sub.update(phase="judging", until=event.at + verdict_wait_s(ctx))
             return sub, [], None
         effect = ctx.flow("challenge_deferred", f"{current['action']}: judged from the recording",
                           sub["issued_media_t"], ctx.media_t, challenge=current["id"],
