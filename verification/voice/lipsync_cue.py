@@ -32,6 +32,7 @@ import numpy as np
 
 from verification.face.observation import FaceObservation
 from verification.pipeline.analyzer import SessionContext
+from verification.pipeline.live_verdicts import DIGITS, LiveVerdict, LiveVerdictBox
 from verification.pipeline.ringbuffer import AudioRead
 from verification.runtime import ModelRegistry
 from verification.types import AUDIO_SAMPLE_RATE, Check, Evidence, Outcome, TimeWindow, VideoFrame
@@ -63,6 +64,10 @@ DIGIT_MAX_SPILL = 0.35  # share of the reading heard outside its window
 # The mouth signal is band-passed up to 6 Hz: 12.5 analysed frames a second carry it (the
 # GRID evaluation gives the same verdicts at 12.5 and 25 fps); 5 fps does not.
 DEFAULT_VIDEO_FPS = 12.5
+# How a digit reading's evidence code answers the live script: read as asked, not read as asked
+# (a new reading is asked for), or undecided (left to the recording).
+_DIGITS_PASSED = frozenset({"digit_challenge_passed"})
+_DIGITS_FAILED = frozenset({"digits_not_spoken", "digit_count_mismatch", "lip_sync_mismatch"})
 
 
 def burst_range(n_digits: int) -> tuple[int, int]:
@@ -106,6 +111,10 @@ class LipSyncCue:
         self._live_steps: list | None = steps if isinstance(steps, list) else None
         self._live_seen = len(steps) if isinstance(steps, list) else 0
         self._known_digits = {(p.t, p.digits) for p in self._prompts}
+        # Live interview: each reading issued from now on is reported to the script as judged.
+        self._box: LiveVerdictBox | None = context.live_verdicts if self._live_steps is not None \
+            else None
+        self._report: set[tuple[float, str]] = set()
         self._results: deque[tuple[_Utterance, SyncResult]] = deque(maxlen=MAX_RESULTS)
         self._digit_results: list[tuple[DigitPrompt, SyncResult | None, str]] = []
         self._last_video = float("-inf")
@@ -215,6 +224,8 @@ class LipSyncCue:
             if (prompt.t, prompt.digits) not in self._known_digits:
                 self._known_digits.add((prompt.t, prompt.digits))
                 self._prompts.append(prompt)
+                if self._box is not None:
+                    self._report.add((prompt.t, prompt.digits))
 
     def _judge_ready(self, final: bool) -> list[Evidence]:
         self._sync_live_prompts()
@@ -275,6 +286,18 @@ class LipSyncCue:
                         **self._common())
 
     def _digit_evidence(self, prompt: DigitPrompt) -> Evidence:
+        evidence = self._judge_digits(prompt)
+        key = (prompt.t, prompt.digits)
+        if self._box is not None and key in self._report:
+            self._report.discard(key)
+            passed = True if evidence.code in _DIGITS_PASSED else \
+                False if evidence.code in _DIGITS_FAILED else None
+            self._box.put(LiveVerdict(DIGITS, prompt.t, passed, evidence.code or "",
+                                      max(self._last_video, prompt.end), digits=prompt.digits,
+                                      details={"summary": evidence.summary}))
+        return evidence
+
+    def _judge_digits(self, prompt: DigitPrompt) -> Evidence:
         window = TimeWindow(prompt.t, prompt.end)
         inside = [(max(a, prompt.t), min(b, prompt.end)) for a, b in self._segments
                   if b > prompt.t and a < prompt.end]
