@@ -1,7 +1,8 @@
 """Expression and micro-expression cues: accuracy, false cues, recall, cost. Prints its numbers.
 
-    .venv/bin/python -m benchmarks.eval_expression [--part expression|spotting|cost|all]
-        [--people N] [--seconds S] [--flow-preset medium|fast] [--fps F] [--fit] [--json OUT]
+    .venv/bin/python -m benchmarks.eval_expression [--part expression|baseline|spotting|cost|all]
+        [--people N] [--seconds S] [--flow-preset medium|fast] [--fps F] [--fit] [--ablations]
+        [--json OUT]
 
 **Expression** (London set, 69 people x neutral / smiling, ethnicity from ``info.csv``): each
 portrait goes through the live code path (face tracker -> blendshapes, fer on the aligned crop,
@@ -9,9 +10,15 @@ portrait goes through the live code path (face tracker -> blendshapes, fer on th
 the blendshapes alone (mean ``mouthSmile`` >= 0.5), the shipped fusion (its three constants were
 fitted on these portraits, so this is in-sample) and the fusion **cross-validated
 leave-one-person-out** (the honest number: each person scored by a fit without them).
-``--fit`` prints the constants fitted on all portraits (what ``smile.py`` ships). Also the paired
-check "with the person's own neutral as baseline": is the smiling portrait's fused log-odds
-above the neutral one's?
+``--fit`` prints the constants fitted on all portraits (what ``smile.py`` ships); ``--ablations``
+scores the variants that were measured and not shipped (:mod:`benchmarks.expression_ablations`).
+Also the paired check "with the person's own neutral as baseline": is the smiling portrait's
+fused log-odds above the neutral one's?
+
+**Baseline** (the interview situation, :func:`evaluate_with_baseline`): per person a short video
+of their neutral portrait (the baseline) then their smiling one, with small head motion, noise
+and JPEG; neutral vs smiling per frame relative to their own neutral frames, and the timeline's
+"more smiling than at baseline" rule per stretch.
 
 **Spotting**:
 
@@ -40,17 +47,20 @@ import logging
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from benchmarks.expression_ablations import ablation_features, evaluate_ablations
 from verification.expression.cue import ExpressionCueConfig
 from verification.expression.offline import ExpressionSession
 from verification.expression.reading import mouth_smile, read_expression
 from verification.expression.smile import smile_log_odds
 from verification.expression.spotting import spot_events
-from verification.face.expression import LABELS
+from verification.expression.timeline import ACTION_NAMES, MIN_ACTION_DIFFERENCE, action_values
+from verification.face.expression import LABELS, fer_crop
 from verification.face.observation import FaceTracker
 from verification.runtime import ModelRegistry, ThreadBudget
 
@@ -58,6 +68,7 @@ MEDIA = Path("/work/shared/media")
 LONDON = MEDIA / "faces" / "london"
 GRID = MEDIA / "face_video" / "grid"
 INTENSITIES = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+SMILING = ACTION_NAMES.index("smiling")
 MATCH_SLACK_S = 0.15
 STILL_MARGIN_S = 0.4
 
@@ -77,20 +88,55 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
-    """L2-regularised logistic regression by Newton's method (bias not penalised)."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """L2-regularised logistic regression by Newton's method (bias not penalised), optionally
+    with per-sample weights."""
     design = np.c_[x, np.ones(len(x))]
+    sw = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = np.zeros(design.shape[1])
     penalty = np.diag([l2] * x.shape[1] + [0.0])
     for _ in range(50):
         p = 1 / (1 + np.exp(-design @ w))
-        hess = design.T @ (design * (p * (1 - p))[:, None]) + penalty
-        grad = design.T @ (p - y) + penalty @ w
+        hess = design.T @ (design * (sw * p * (1 - p))[:, None]) + penalty
+        grad = design.T @ (sw * (p - y)) + penalty @ w
         w -= np.linalg.solve(hess, grad)
     return w
 
 
-def london_readings(registry: ModelRegistry) -> list[dict]:
+def leave_one_person_out(rows: list[dict], features: np.ndarray, y: np.ndarray,
+                         weights: np.ndarray | None = None) -> np.ndarray:
+    """Each portrait's fused log-odds from a fit without its person (no identity in both)."""
+    persons = np.array([r["person"] for r in rows])
+    out = np.zeros(len(rows))
+    for person in np.unique(persons):
+        test = persons == person
+        w = fit_logistic(features[~test], y[~test],
+                         weights=None if weights is None else weights[~test])
+        out[test] = np.c_[features[test], np.ones(test.sum())] @ w
+    return out
+
+
+def score_quality(log_odds: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Log-loss (a proper scoring rule: less noisy than a count of right answers) and AUC."""
+    p = np.clip(1 / (1 + np.exp(-log_odds)), 1e-6, 1 - 1e-6)
+    pos, neg = log_odds[y > 0.5], log_odds[y <= 0.5]
+    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+    loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return {"log_loss": round(loss, 4), "auc": round(auc, 4)}
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (small groups: 14 West-Asian portraits)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def london_readings(registry: ModelRegistry, ablations: bool = False) -> list[dict]:
     tracker = FaceTracker.from_registry(registry, with_encoder=False)
     classifier = registry.adapter("face_expression")
     eth = ethnicities()
@@ -105,10 +151,13 @@ def london_readings(registry: ModelRegistry) -> list[dict]:
         if reading is None:
             print(f"  no face in {path.name}")
             continue
+        single = classifier.classify(fer_crop(image, obs.geometry.five_points))
         rows.append({"person": person, "smiling": kind == "smiling",
                      "group": eth.get(person, "unknown"),
-                     "fer": reading.fer, "mouth_smile": mouth_smile(reading.blendshapes),
-                     "fused": reading.smile})
+                     "fer": reading.fer, "fer_single_view": np.array(single.probabilities),
+                     "mouth_smile": mouth_smile(reading.blendshapes), "fused": reading.smile})
+        if ablations:
+            rows[-1]["ablation"] = ablation_features(classifier, tracker, image, obs)
     return rows
 
 
@@ -122,8 +171,8 @@ def _by_group(rows: list[dict], correct: np.ndarray) -> dict[str, tuple[int, int
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-def evaluate_expression(registry: ModelRegistry, fit: bool) -> dict:
-    rows = london_readings(registry)
+def evaluate_expression(registry: ModelRegistry, fit: bool, ablations: bool = False) -> dict:
+    rows = london_readings(registry, ablations)
     y = np.array([r["smiling"] for r in rows], float)
     fer_happy = np.array([r["fer"][LABELS.index("happy")] for r in rows])
     smile_bs = np.array([r["mouth_smile"] for r in rows])
@@ -135,16 +184,15 @@ def evaluate_expression(registry: ModelRegistry, fit: bool) -> dict:
         "fusion, shipped constants (in-sample)": np.array([r["fused"] >= 0.5 for r in rows]),
     }
     persons = sorted({r["person"] for r in rows})
-    cv_pred = np.zeros(len(rows), bool)
-    for person in persons:
-        test = np.array([r["person"] == person for r in rows])
-        w = fit_logistic(features[~test], y[~test])
-        cv_pred[test] = np.c_[features[test], np.ones(test.sum())] @ w > 0
-    methods["fusion, leave-one-person-out"] = cv_pred
+    single_happy = np.array([r["fer_single_view"][LABELS.index("happy")] for r in rows])
+    cv_single = leave_one_person_out(rows, np.c_[_logit(smile_bs), _logit(single_happy)], y)
+    cv_log_odds = leave_one_person_out(rows, features, y)
+    methods["fusion, fer single view, leave-one-person-out"] = cv_single > 0
+    methods["fusion, leave-one-person-out"] = cv_log_odds > 0
     report: dict = {"images": len(rows), "methods": {}}
     groups = sorted({r["group"] for r in rows})
     print(f"\n== Expression: neutral vs smiling, London set ({len(rows)} portraits) ==")
-    print(f"{'method':42s} {'all':>13s} " + " ".join(f"{g:>14s}" for g in groups))
+    print(f"{'method':46s} {'all':>13s} " + " ".join(f"{g:>14s}" for g in groups))
     for name, pred in methods.items():
         stats = _by_group(rows, pred == (y > 0.5))
         report["methods"][name] = {g: {"correct": c, "n": n, "accuracy": round(c / n, 4)}
@@ -152,7 +200,19 @@ def evaluate_expression(registry: ModelRegistry, fit: bool) -> dict:
         cells = " ".join(f"{stats[g][0]:>3d}/{stats[g][1]:<3d}{stats[g][0] / stats[g][1]:6.1%}"
                          for g in groups)
         c, n = stats["all"]
-        print(f"{name:42s} {c:>3d}/{n:<3d}{c / n:6.1%} {cells}")
+        print(f"{name:46s} {c:>3d}/{n:<3d}{c / n:6.1%} {cells}")
+    cv_stats = _by_group(rows, (cv_log_odds > 0) == (y > 0.5))
+    intervals = {g: wilson(*cv_stats[g]) for g in ["all"] + groups}
+    report["wilson_95_leave_one_person_out"] = {g: [round(lo, 3), round(hi, 3)]
+                                                for g, (lo, hi) in intervals.items()}
+    print("leave-one-person-out fusion, 95 % Wilson intervals: " + ", ".join(
+        f"{g} [{lo:.0%}, {hi:.0%}]" for g, (lo, hi) in intervals.items()))
+    report["scores_leave_one_person_out"] = {}
+    for name, z in (("fer single view", cv_single), ("fer mirror-averaged (shipped)", cv_log_odds)):
+        quality = score_quality(z, y)
+        report["scores_leave_one_person_out"][name] = quality
+        print(f"  fusion with {name}: leave-one-person-out log-loss {quality['log_loss']:.4f}, "
+              f"AUC {quality['auc']:.4f}")
     # paired: the person's own neutral portrait as the baseline
     odds = {(r["person"], r["smiling"]): smile_log_odds(r["mouth_smile"],
                                                         r["fer"][LABELS.index("happy")])
@@ -162,11 +222,124 @@ def evaluate_expression(registry: ModelRegistry, fit: bool) -> dict:
     report["paired_with_own_neutral"] = {"correct": int(sum(paired)), "n": len(paired)}
     print(f"paired with the person's own neutral portrait as baseline: "
           f"{sum(paired)}/{len(paired)} smiling portraits score above their neutral one")
+    if ablations:
+        report["ablations"] = evaluate_ablations(rows, y, _logit, leave_one_person_out,
+                                                 score_quality)
     if fit:
         w = fit_logistic(features, y)
         print(f"fitted on all portraits: W_BLENDSHAPE = {w[0]:.4f}, W_FER = {w[1]:.4f}, "
               f"BIAS = {w[2]:.4f}")
         report["fit"] = [round(float(v), 4) for v in w]
+    return report
+
+
+@dataclass(frozen=True, eq=False)
+class HeldImage:
+    """A stand-in for the synthetic renderer that shows one portrait whatever the intensity:
+    the person holding that expression, with the clip's natural motion, noise and JPEG."""
+
+    image: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.image.shape[1], self.image.shape[0])
+
+    def frame(self, intensity: float) -> np.ndarray:  # noqa: ARG002 - held whatever the level
+        return self.image
+
+
+def evaluate_with_baseline(registry: ModelRegistry, seed: int = 11) -> dict:
+    """The interview situation: the person's own neutral frames are the baseline.
+
+    Per person, one video: 1.0 s of the neutral portrait (the baseline), 0.6 s more of it (5
+    neutral test frames), then 0.6 s of the smiling portrait (5 smiling test frames), all with
+    the synthetic clips' small head motion, sensor noise and JPEG, through the live tracker and
+    expression reading. Scored per test frame: the portrait-only decision (fused log-odds > 0)
+    and the decision relative to the baseline, ``z - median(z_baseline)``, turned into a
+    probability by a one-feature logistic fit leave-one-person-out. Scored per test stretch
+    (the 15 neutral and the 15 smiling frames): the timeline's own rule, unchanged (does the
+    answer's mean ``smiling`` action exceed the baseline's by ``MIN_ACTION_DIFFERENCE`` and two
+    baseline standard deviations?).
+    """
+    from benchmarks.expression_synthetic import MotionConfig, make_pair, render_clip
+
+    print("\n== Neutral vs smiling against the person's own neutral frames (interview) ==")
+    detector, mesh = registry.adapter("face_detector"), registry.adapter("face_mesh")
+    tracker = FaceTracker.from_registry(registry, with_encoder=False)
+    classifier = registry.adapter("face_expression")
+    eth = ethnicities()
+    motion = MotionConfig()
+    rng = np.random.default_rng(seed)
+    rows: list[dict] = []
+    stretches: list[dict] = []
+    for person in sorted(eth):
+        paths = [LONDON / f"{person}_{kind}.jpg" for kind in ("neutral", "smiling")]
+        if not all(p.exists() for p in paths):
+            continue
+        pair = make_pair(read_rgb(paths[0]), read_rgb(paths[1]), detector, mesh)
+        tracker.reset()
+        baseline: list[float] = []
+        tests: list[tuple[bool, float]] = []
+        smile_action: dict[str, list[float]] = {"baseline": [], "neutral": [], "smiling": []}
+        clips = ((pair.neutral, 1.6, False), (pair.smiling, 0.6, True))
+        offset = 0.0
+        for image, seconds, smiling in clips:
+            frames = render_clip(HeldImage(image), seconds, (), motion,
+                                 seed=int(rng.integers(1 << 30)))
+            for index, (t, frame) in enumerate(frames):
+                obs = tracker.observe(frame, offset + t)
+                reading = read_expression(classifier, frame, obs)
+                if reading is None:
+                    continue
+                z = smile_log_odds(mouth_smile(reading.blendshapes),
+                                   float(reading.fer[LABELS.index("happy")]))
+                phase = "smiling" if smiling else "baseline" if offset + t < 1.0 else "neutral"
+                smile_action[phase].append(float(action_values(reading.blendshapes)[SMILING]))
+                if phase == "baseline":
+                    baseline.append(z)
+                elif index % 3 == 0:
+                    tests.append((smiling, z))
+            offset += seconds
+        if not baseline:
+            print(f"  no face in {person}'s baseline frames")
+            continue
+        reference = float(np.median(baseline))
+        for smiling, z in tests:
+            rows.append({"person": person, "group": eth[person], "smiling": smiling, "z": z,
+                         "relative": z - reference})
+        base_mean = float(np.mean(smile_action["baseline"]))
+        spread = max(float(np.std(smile_action["baseline"])), 0.02)
+        for phase in ("neutral", "smiling"):
+            diff = float(np.mean(smile_action[phase])) - base_mean
+            called = diff >= MIN_ACTION_DIFFERENCE and diff >= 2.0 * spread
+            stretches.append({"person": person, "group": eth[person],
+                              "smiling": phase == "smiling", "called": called})
+    y = np.array([r["smiling"] for r in rows], float)
+    relative = leave_one_person_out(rows, np.array([[r["relative"]] for r in rows]), y)
+    absolute = np.array([r["z"] for r in rows])
+    groups = sorted({r["group"] for r in rows})
+    report: dict = {"frames": len(rows), "people": len({r["person"] for r in rows})}
+    for name, z in (("portrait only (fused log-odds > 0)", absolute),
+                    ("relative to own neutral, leave-one-person-out", relative)):
+        stats = _by_group(rows, (z > 0) == (y > 0.5))
+        report[name] = {g: {"correct": c, "n": n, "accuracy": round(c / n, 4)}
+                        for g, (c, n) in stats.items()}
+        cells = " ".join(f"{g} {stats[g][0]}/{stats[g][1]} {stats[g][0] / stats[g][1]:.1%}"
+                         for g in groups)
+        c, n = stats["all"]
+        print(f"  {name:46s} {c}/{n} {c / n:.1%}; {cells}")
+    rule = np.array([r["called"] == r["smiling"] for r in stretches])
+    stats = _by_group(stretches, rule)
+    name = "timeline rule: 'more smiling than at baseline'"
+    report[name] = {g: {"correct": c, "n": n, "accuracy": round(c / n, 4)}
+                    for g, (c, n) in stats.items()}
+    cells = " ".join(f"{g} {stats[g][0]}/{stats[g][1]}" for g in groups)
+    c, n = stats["all"]
+    print(f"  {name:46s} {c}/{n} stretches {c / n:.1%}; {cells}")
+    w = fit_logistic(np.array([[r["relative"]] for r in rows]), y)
+    report["relative_fit"] = [round(float(v), 4) for v in w]
+    print(f"  fitted on all frames: P(smiling | baseline) = sigmoid({w[0]:.3f} * "
+          f"(z - median z_baseline) + {w[1]:.3f})")
     return report
 
 
@@ -354,7 +527,7 @@ def report_cost(costs: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["expression", "spotting", "cost", "all"],
+    parser.add_argument("--part", choices=["expression", "baseline", "spotting", "cost", "all"],
                         default="all")
     parser.add_argument("--people", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=12.0)
@@ -363,6 +536,8 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=None,
                         help="analysed frames per second (default: every frame, 25)")
     parser.add_argument("--fit", action="store_true", help="print the fusion constants")
+    parser.add_argument("--ablations", action="store_true",
+                        help="also score the smile-decision variants that were not shipped")
     parser.add_argument("--json", type=Path, help="write the numbers here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -372,7 +547,9 @@ def main() -> None:
     report: dict = {"flow_preset": args.flow_preset, "fps": args.fps}
     started = time.time()
     if args.part in ("expression", "all"):
-        report["expression"] = evaluate_expression(registry, args.fit)
+        report["expression"] = evaluate_expression(registry, args.fit, args.ablations)
+    if args.part in ("baseline", "all"):
+        report["expression_with_baseline"] = evaluate_with_baseline(registry)
     costs: list[dict] = []
     if args.part in ("spotting", "cost", "all"):
         report["grid"] = evaluate_grid(registry, config, args.fps)

@@ -125,3 +125,25 @@ def test_invalid_crop_is_rejected(classifier: ExpressionClassifier) -> None:
     with pytest.raises(InvalidInputError):
         classifier.classify(np.zeros((64, 64), np.uint8))
     assert classifier.classify_many([]) == []
+
+
+def test_aligned_classification_averages_the_crop_and_its_mirror(
+        classifier: ExpressionClassifier) -> None:
+    """The live path classifies fer's crop and its mirror image and averages them: the answer
+    is the mean of the two views, the same for a mirrored face, and still a distribution."""
+    name = "097_smiling.jpg"
+    image = read_rgb(name)
+    points = FivePoints(np.array(fixture(name)["five_points"]))
+    crop = fer_crop(image, points)
+    mirror = np.ascontiguousarray(crop[:, ::-1])
+    averaged = classifier.classify_aligned(image, points)
+    one, other = classifier.classify(crop), classifier.classify(mirror)
+    assert not np.allclose(one.probabilities, other.probabilities, atol=1e-4)  # views differ
+    expected = (np.array(one.probabilities) + np.array(other.probabilities)) / 2
+    np.testing.assert_allclose(averaged.probabilities, expected, atol=1e-5)
+    np.testing.assert_allclose(classifier.classify_mirrored(mirror).probabilities,
+                               averaged.probabilities, atol=1e-5)
+    assert sum(averaged.probabilities) == pytest.approx(1.0, abs=1e-4)
+    assert averaged.top == "happy" and averaged.latency_ms > 0
+    with pytest.raises(InvalidInputError):
+        classifier.classify_mirrored(np.zeros((64, 64), np.uint8))

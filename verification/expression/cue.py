@@ -3,10 +3,10 @@ summary, riding on the face stage's observations (one mesh per frame for every f
 
 Plug-in: ``FaceAnalyzer(registry, cues=[ExpressionCue.factory(registry)],
 cue_checks=[Check.MICRO_EXPRESSION])`` (see :mod:`verification.analyzers`). Per analysed frame
-(in the inference executor) it classifies fer's crop (~0.5 ms), warps the rigid face chip and,
-once the frame ``k`` seconds later has arrived, measures the transient flow of the frame ``k``
-seconds ago (two DIS flows on 128-px chips). Audio blocks feed a streaming VAD. Everything is
-decided at the end of the interview, against the person's own baseline.
+(in the inference executor) it classifies fer's crop and its mirror (~1 ms), warps the rigid
+face chip and, once the frame ``k`` seconds later has arrived, measures the transient flow of
+the frame ``k`` seconds ago (two DIS flows on 128-px chips). Audio blocks feed a streaming
+VAD. Everything is decided at the end of the interview, against the person's own baseline.
 
 Evidence (all ``Check.MICRO_EXPRESSION``, all ``inconclusive``: cues for a reviewer, never a
 decision; the fusion policy lists the check as advisory and never gates on it):
