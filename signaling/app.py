@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from signaling.access_log import AccessLogMiddleware
 from signaling.api_v1 import router as loan_api_router
 from signaling.console.live_watch import router as live_watch_router
 from signaling.console.routes import router as console_router
@@ -27,7 +28,7 @@ from signaling.recording_vault import recover_spool
 from signaling.retention_task import RetentionScheduler
 from signaling.routes import router as interview_router
 from signaling.routes import static_files
-from signaling.security_headers import SecurityHeadersMiddleware
+from signaling.security_headers import SecurityHeadersMiddleware, headers_for
 from signaling.settings import ServerSettings
 from signaling.workflow_setup import WorkflowParts, build_workflow
 from verification import __version__
@@ -152,9 +153,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                             content={"code": "invalid_request", "message": problems})
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+        # Starlette answers this outside every middleware: the headers are added here.
         log.exception("unhandled error")
-        return JSONResponse(status_code=500,
+        return JSONResponse(status_code=500, headers=headers_for(request.scope,
+                                                                 settings.public_url),
                             content={"code": "internal_error", "message": "internal error"})
 
     @app.get("/health", response_model=Health, tags=["operations"])
@@ -183,6 +186,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return rows
 
     app.add_middleware(SecurityHeadersMiddleware, public_url=settings.public_url)
+    app.add_middleware(AccessLogMiddleware)  # added last: outermost, sees every answer
     app.include_router(loan_api_router)
     app.include_router(interview_router)
     app.include_router(live_watch_router)

@@ -10,6 +10,13 @@ recordings as ``blob:`` / ``mediastream:`` media, images from this origin, ``dat
 not governed by CSP. HSTS is sent only when the request arrived over HTTPS (directly or as the
 proxy's ``X-Forwarded-Proto`` says) or the public URL is HTTPS: on plain HTTP it would be
 meaningless or, on a development machine, sticky.
+
+Personal data must not linger in browser or proxy caches: every response under ``/console``
+and ``/v1`` (session JSON, evidence, media, exports, and their error answers) gets
+``Cache-Control: no-store`` unless the route set its own policy (the console's static scripts
+say ``no-cache``: they hold no data). The app's handler of unexpected errors answers outside
+this middleware (Starlette runs it outermost), so it takes the same headers from
+:func:`headers_for`.
 """
 
 from __future__ import annotations
@@ -39,6 +46,29 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+NO_STORE = "no-store"
+PRIVATE_PREFIXES = ("/console", "/v1/")
+
+
+def is_https(scope: Scope, https_public: bool = False) -> bool:
+    """Whether the client's request arrived over HTTPS (directly or as the proxy says)."""
+    if https_public or scope.get("scheme") == "https":
+        return True
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-proto":
+            return value.split(b",")[0].strip().lower() == b"https"
+    return False
+
+
+def headers_for(scope: Scope, public_url: str | None = None) -> dict[str, str]:
+    """Every header this module adds to a response to ``scope`` (lower-case names)."""
+    out = {name.lower(): value for name, value in SECURITY_HEADERS.items()}
+    https_public = bool(public_url and public_url.lower().startswith("https://"))
+    if is_https(scope, https_public):
+        out["strict-transport-security"] = HSTS
+    if str(scope.get("path", "")).startswith(PRIVATE_PREFIXES):
+        out["cache-control"] = NO_STORE
+    return out
 
 
 class SecurityHeadersMiddleware:
@@ -46,24 +76,14 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, public_url: str | None = None) -> None:
         self.app = app
-        self.https_public = bool(public_url and public_url.lower().startswith("https://"))
-
-    def _is_https(self, scope: Scope) -> bool:
-        if self.https_public or scope.get("scheme") == "https":
-            return True
-        for name, value in scope.get("headers", ()):
-            if name == b"x-forwarded-proto":
-                return value.split(b",")[0].strip().lower() == b"https"
-        return False
+        self.public_url = public_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                 for k, v in SECURITY_HEADERS.items()]
-        if self._is_https(scope):
-            extra.append((b"strict-transport-security", HSTS.encode("latin-1")))
+        extra = [(k.encode("latin-1"), v.encode("latin-1"))
+                 for k, v in headers_for(scope, self.public_url).items()]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -73,4 +93,3 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-

@@ -1,4 +1,5 @@
-"""Routes of the reviewer console: login, queue, session view, media, claims, notes, decisions.
+"""Routes of the reviewer console: login, queue, session view, media, claims, notes, decisions,
+evidence export.
 
 Every JSON route takes its user from ``console_user(<action>)`` (cookie session, CSRF on unsafe
 methods, role check) and appends what the user did to the audit log. Handlers are sync: FastAPI
@@ -8,6 +9,8 @@ event loop.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -18,6 +21,7 @@ from signaling.console import auth, pages
 from signaling.console.auth import ConsoleUser, console_user
 from signaling.console.decisions import decide
 from signaling.console.errors import MediaNotFoundError
+from signaling.console.export import encode, evidence_bundle
 from signaling.console.media import MediaKind, open_media
 from signaling.console.queue import QueueFilter, build_queue
 from signaling.console.ranges import media_response
@@ -194,6 +198,25 @@ def reference_frame(session_id: str, request: Request,
                     ) -> Response:
     return _media(request, user, session_id, MediaKind.REFERENCE_FRAME,
                   "session.view_reference_frame")
+
+
+@api.get("/sessions/{session_id}/export")
+def export_evidence(session_id: str, request: Request,
+                    user: Annotated[ConsoleUser, Depends(console_user(Action.EXPORT))]
+                    ) -> Response:
+    """The session's evidence bundle as a JSON download (supervisors; see ``export.py``)."""
+    svc = services(request)
+    with svc.sessions() as db:
+        bundle = evidence_bundle(svc.core, db, svc.audit, session_id,
+                                 {"username": user.username, "role": user.role.value},
+                                 svc.clock())
+    body = encode(bundle)
+    svc.record(user.username, user.role.value, Action.EXPORT.value, f"session:{session_id}",
+               sha256=hashlib.sha256(body).hexdigest(), bytes=len(body),
+               media_objects=len(bundle["media"]), audit_entries=len(bundle["audit"]["entries"]))
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", session_id)[:64]
+    return Response(body, media_type="application/json", headers={
+        **NO_STORE, "Content-Disposition": f'attachment; filename="evidence-{name}.json"'})
 
 
 # -- notes and decisions --------------------------------------------------------------------------

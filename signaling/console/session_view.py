@@ -51,7 +51,7 @@ def media_clock(row: InterviewSessionRow, data_dir: Path) -> tl.MediaClock:
         return tl.MediaClock(row.started_at)
 
 
-def _verdicts(db: Session, session_id: str) -> list[VerdictRow]:
+def verdict_rows(db: Session, session_id: str) -> list[VerdictRow]:
     return list(db.scalars(select(VerdictRow).where(VerdictRow.session_id == session_id)
                            .order_by(VerdictRow.id)))
 
@@ -80,7 +80,7 @@ def session_view(core: Any, db: Session, session_id: str) -> dict[str, Any]:
     rows = repo.timeline(db, session_id, limit=1_000_000)
     evidence = [r for r in rows if r.kind == "evidence"]
     clock = media_clock(row, Path(core.settings.data_dir))
-    verdicts = _verdicts(db, session_id)
+    verdicts = verdict_rows(db, session_id)
     automatic = next((v for v in verdicts if v.kind == "automatic"), None)
     shown = automatic or (verdicts[-1] if verdicts else None)
     series, score = tl.face_match_series(evidence)

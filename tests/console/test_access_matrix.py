@@ -38,6 +38,7 @@ OPERATOR = "operator"
 JOIN_BODY = "join_token_in_body"
 SIGNED_IN = "signed_in"
 REVIEWERS = frozenset({"reviewer", "supervisor"})
+SUPERVISORS = frozenset({"supervisor"})
 
 EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     # operations and documentation
@@ -82,6 +83,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/console/api/sessions/{session_id}/recording"): REVIEWERS,
     ("GET", "/console/api/sessions/{session_id}/id-photo"): REVIEWERS,
     ("GET", "/console/api/sessions/{session_id}/reference-frame"): REVIEWERS,
+    ("GET", "/console/api/sessions/{session_id}/export"): SUPERVISORS,
     ("POST", "/console/api/sessions/{session_id}/notes"): REVIEWERS,
     ("POST", "/console/api/sessions/{session_id}/decision"): REVIEWERS,
     ("GET", "/console/api/live"): REVIEWERS,

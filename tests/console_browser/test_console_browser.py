@@ -214,6 +214,12 @@ def test_reviewer_decides_a_flagged_interview_in_three_clicks(server, browser, r
         assert page.locator("#location svg .pt-gps").count() == 1
         assert page.locator("#location svg .pt-declared").count() == 1
         assert "km" in page.text_content('#location-facts [data-distance="gps_declared"]')
+        # a supervisor gets the evidence export link (a download: fetched, not clicked)
+        link = page.get_attribute("#export-evidence", "href")
+        assert link == f"/console/api/sessions/{session_id}/export"
+        exported = page.request.get(f"{server.url}{link}")
+        assert exported.ok and "attachment" in exported.headers["content-disposition"]
+        assert exported.json()["session"]["id"] == session_id
         page.screenshot(path=str(tmp_path / "session.png"), full_page=True)
 
         # opening the session claimed it for this reviewer

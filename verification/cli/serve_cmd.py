@@ -37,6 +37,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here: the other commands do not need the web stack
     from pydantic import ValidationError
 
+    from signaling.access_log import quiet_address_loggers
     from signaling.app import create_app
     from signaling.settings import ServerSettings
     from verification.errors import InvalidInputError
@@ -50,6 +51,10 @@ def serve(args: argparse.Namespace) -> int:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                              for e in err.errors())
         raise InvalidInputError(f"invalid server setting ({problems})") from None
+    quiet_address_loggers(args.log_level)  # aioice prints applicants' IP addresses at INFO
+    # uvicorn's access log prints client addresses and full paths (personal data): off; the
+    # app logs its own request line without them (signaling/access_log.py).
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=args.log_level.lower(), timeout_graceful_shutdown=10)
+                log_level=args.log_level.lower(), timeout_graceful_shutdown=10,
+                access_log=False)
     return 0

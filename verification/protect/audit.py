@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     prev_hash TEXT NOT NULL,
     hash      TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_log_target ON audit_log (target);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -147,6 +148,18 @@ class AuditLog:
                 for row in rows:
                     yield _entry(row)
                 last = rows[-1]["seq"]
+
+    def entries_about(self, targets: Collection[str]) -> list[AuditEntry]:
+        """Entries whose target is one of ``targets``, in order: the trail of one session that
+        an evidence export carries (each with its hashes, checkable against the full log)."""
+        wanted = sorted(set(targets))
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        with connect(self.path) as conn:
+            rows = conn.execute(f"SELECT * FROM audit_log WHERE target IN ({marks}) "
+                                "ORDER BY seq", wanted).fetchall()
+        return [_entry(row) for row in rows]
 
     def tail(self, count: int) -> list[AuditEntry]:
         """The newest ``count`` entries, oldest first."""

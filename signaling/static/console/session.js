@@ -164,6 +164,16 @@ function setupNotes() {
   });
 }
 
+/** Supervisors get a download of the session's evidence bundle (the API refuses others). */
+function setupExport() {
+  if (!user || user.role !== 'supervisor') return;
+  const link = el('a', {
+    id: 'export-evidence', class: 'link', download: `evidence-${id}.json`,
+    href: `/console/api/sessions/${encodeURIComponent(id)}/export`,
+  }, 'Export evidence');
+  document.querySelector('.section-head').append(el('p', { class: 'export' }, link));
+}
+
 async function start() {
   user = await requireUser();
   initShell(user);
@@ -175,6 +185,7 @@ async function start() {
   }
   setupVideo();
   setupNotes();
+  setupExport();
   setupDecision(id, async () => { await refresh(); });
   document.getElementById('claim-toggle').addEventListener('click', (e) => claim(e.target.dataset.action));
   if (!view.claimed_by) await claim('claim'); // opening a session claims it, so nobody doubles up
