@@ -162,6 +162,38 @@ def warp_rotated_rect(image: np.ndarray, center: tuple[float, float], size: tupl
                           borderMode=border, borderValue=(0, 0, 0))
 
 
+def warp_rotated_rect_rgbx(image: np.ndarray, center: tuple[float, float],
+                           size: tuple[float, float], rotation: float, out_size: int,
+                           border: int, scratch: np.ndarray | None = None) -> np.ndarray:
+    """:func:`warp_rotated_rect` for a small crop of a larger image, 2-3x cheaper, same pixels.
+
+    Why: OpenCV's bilinear warp has SIMD code for 1- and 4-channel images but samples
+    3-channel ones much more slowly (a 256x256 RGB crop: ~0.35 ms vs ~0.14 ms of CPU as RGBA).
+    Only the region under the rectangle (plus the bilinear neighbours) is converted to RGBA,
+    in place in a frame-sized 4-channel ``scratch`` (``(H, W, 4)`` uint8, reusable between
+    calls; allocated when None), and the warp runs with the very same transform over it, so
+    the result equals :func:`warp_rotated_rect` bit for bit: the warp never samples outside
+    that region, which reaches the image edge wherever the rectangle crosses it (so replicated
+    borders are the image's own). Returns ``(out_size, out_size, 4)`` uint8, RGB first.
+    """
+    corners = rotated_rect_corners(center, size, rotation)
+    height, width = image.shape[:2]
+    if scratch is None or scratch.shape != (height, width, 4) or scratch.dtype != np.uint8:
+        scratch = np.empty((height, width, 4), dtype=np.uint8)
+    x0 = max(0, math.floor(float(corners[:, 0].min())) - 2)
+    x1 = min(width, math.ceil(float(corners[:, 0].max())) + 3)
+    y0 = max(0, math.floor(float(corners[:, 1].min())) - 2)
+    y1 = min(height, math.ceil(float(corners[:, 1].max())) + 3)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # the rectangle lies outside the image: keep its edge
+        x0, y0, x1, y1 = 0, 0, width, height
+    cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA, dst=scratch[y0:y1, x0:x1])
+    n = float(out_size)
+    dst = np.array([[0.0, n], [0.0, 0.0], [n, 0.0]], dtype=np.float32)
+    matrix = cv2.getAffineTransform(corners[:3], dst)
+    return cv2.warpAffine(scratch, matrix, (out_size, out_size), flags=cv2.INTER_LINEAR,
+                          borderMode=border, borderValue=(0, 0, 0, 0))
+
+
 def check_rgb_image(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise InvalidInputError("expected an RGB image of shape (height, width, 3)")

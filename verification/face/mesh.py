@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from verification.face.detector import FaceDetection, check_rgb_image, warp_rotated_rect
+from verification.face.detector import FaceDetection, check_rgb_image, warp_rotated_rect_rgbx
 from verification.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
@@ -129,17 +129,26 @@ def roi_from_landmarks(points: np.ndarray, image_size: tuple[int, int]) -> FaceR
                    image_size=image_size)
 
 
-def preprocess(image: np.ndarray, roi: FaceRoi, out: np.ndarray | None = None) -> np.ndarray:
+def preprocess(image: np.ndarray, roi: FaceRoi, out: np.ndarray | None = None,
+               channels_first: bool = False, scratch: np.ndarray | None = None) -> np.ndarray:
     """RGB uint8 image + ROI -> model input ``(1, 256, 256, 3)`` float32 in [0, 1].
 
     ``out`` (optional, that shape and dtype) receives the result, so a caller running every
     frame can reuse one buffer instead of allocating (and page-faulting) 768 KiB per frame.
+    ``channels_first`` gives ``(1, 3, 256, 256)`` (the runtime runs the model channels-first:
+    the same values, converted plane by plane instead of transposed inside the model).
+    ``scratch`` is the frame-sized RGBA buffer of :func:`warp_rotated_rect_rgbx`.
     """
-    crop = warp_rotated_rect(image, roi.center, (roi.width, roi.height), roi.rotation,
-                             INPUT_SIZE, cv2.BORDER_REPLICATE)
+    crop = warp_rotated_rect_rgbx(image, roi.center, (roi.width, roi.height), roi.rotation,
+                                  INPUT_SIZE, cv2.BORDER_REPLICATE, scratch)
+    shape = (1, 3, INPUT_SIZE, INPUT_SIZE) if channels_first else (1, INPUT_SIZE, INPUT_SIZE, 3)
     if out is None:
-        out = np.empty((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
-    np.multiply(crop, np.float32(1.0 / 255.0), out=out[0])
+        out = np.empty(shape, dtype=np.float32)
+    if channels_first:
+        for channel, plane in enumerate(cv2.split(crop)[:3]):
+            np.multiply(plane, np.float32(1.0 / 255.0), out=out[0, channel])
+    else:
+        np.multiply(crop[:, :, :3], np.float32(1.0 / 255.0), out=out[0])
     return out
 
 
@@ -169,6 +178,7 @@ class FaceMesh:
         self.model = model
         self.min_presence = float(min_presence)
         self._input = model.input_names[0]
+        self.channels_first = model.channels_first_input(self._input)
         self._landmarks_name, self._presence_name = model.output_names[:2]
         # One input buffer per thread: the adapter is shared by streams in the executor's
         # threads, and a buffer is only reused after its own thread's previous run returned.
@@ -177,9 +187,19 @@ class FaceMesh:
     def _input_buffer(self) -> np.ndarray:
         buffer = getattr(self._buffers, "input", None)
         if buffer is None:
-            buffer = np.empty((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+            shape = (3, INPUT_SIZE, INPUT_SIZE) if self.channels_first else \
+                (INPUT_SIZE, INPUT_SIZE, 3)
+            buffer = np.empty((1, *shape), dtype=np.float32)
             self._buffers.input = buffer
         return buffer
+
+    def _scratch(self, height: int, width: int) -> np.ndarray:
+        """This thread's frame-sized RGBA buffer for the crop (re-made when the size changes)."""
+        scratch = getattr(self._buffers, "scratch", None)
+        if scratch is None or scratch.shape[:2] != (height, width):
+            scratch = np.empty((height, width, 4), dtype=np.uint8)
+            self._buffers.scratch = scratch
+        return scratch
 
     def landmarks(self, image: np.ndarray, face: FaceDetection | FaceRoi) -> FaceLandmarks:
         image = check_rgb_image(image)
@@ -187,7 +207,9 @@ class FaceMesh:
         height, width = image.shape[:2]
         if roi.image_size != (width, height):
             raise ValueError(f"ROI belongs to a {roi.image_size} image, got {(width, height)}")
-        result = self.model.run({self._input: preprocess(image, roi, self._input_buffer())})
+        tensor = preprocess(image, roi, self._input_buffer(), self.channels_first,
+                            self._scratch(height, width))
+        result = self.model.run({self._input: tensor})
         logit = float(np.asarray(result[self._presence_name]).reshape(-1)[0])
         presence = 1.0 / (1.0 + math.exp(-logit)) if logit > -80 else 0.0
         points = project_landmarks(result[self._landmarks_name], roi)

@@ -28,12 +28,21 @@ class InferenceResult:
 class OnnxModel:
     """Thread-safe wrapper: onnxruntime sessions may be run from several threads at once."""
 
-    def __init__(self, spec: ModelSpec, session: ort.InferenceSession) -> None:
+    def __init__(self, spec: ModelSpec, session: ort.InferenceSession,
+                 channels_first: Mapping[str, tuple[int, ...]] | None = None) -> None:
         self.spec = spec
         self._session = session
         self.provider: str = session.get_providers()[0]
         self.input_names = tuple(i.name for i in session.get_inputs())
         self.output_names = tuple(o.name for o in session.get_outputs())
+        # Inputs the runtime re-declared NCHW (verification.runtime.graph_rewrite), with the
+        # model file's NHWC shape: a feed of that shape is transposed here, so callers may use
+        # either layout; adapters that can, write NCHW directly (see channels_first_input).
+        self._channels_first = dict(channels_first or {})
+
+    def channels_first_input(self, name: str) -> bool:
+        """Whether ``name`` is run channels-first (an NHWC feed is then transposed per call)."""
+        return name in self._channels_first
 
     @property
     def name(self) -> str:
@@ -41,7 +50,12 @@ class OnnxModel:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> InferenceResult:
         started = time.perf_counter()
-        values = self._session.run(list(self.output_names), dict(feeds))
+        feeds = dict(feeds)
+        for name, nhwc in self._channels_first.items():
+            value = feeds.get(name)
+            if value is not None and value.shape == nhwc:
+                feeds[name] = np.ascontiguousarray(value.transpose(0, 3, 1, 2))
+        values = self._session.run(list(self.output_names), feeds)
         latency_ms = (time.perf_counter() - started) * 1000.0
         return InferenceResult(
             model=self.spec.name,
@@ -51,7 +65,9 @@ class OnnxModel:
         )
 
     def input_shapes(self) -> dict[str, list[int | str | None]]:
-        return {i.name: list(i.shape) for i in self._session.get_inputs()}
+        """The model file's input shapes (NHWC for an input the runtime runs channels-first)."""
+        return {i.name: list(self._channels_first.get(i.name, i.shape))
+                for i in self._session.get_inputs()}
 
     def warm_up(self, runs: int = 1) -> None:
         """Run on zeros of the declared input shapes (symbolic dims become 1)."""

@@ -16,12 +16,14 @@ import onnxruntime as ort
 
 from verification.errors import ModelError, ModelNotFoundError
 from verification.runtime.golden import load_golden
+from verification.runtime.graph_rewrite import nchwc_block_size, rewritten_model
 from verification.runtime.integrity import verify_file
 from verification.runtime.manifest import Manifest, ModelSpec, load_manifest
 from verification.runtime.model import OnnxModel
 from verification.runtime.providers import (
     ProviderChoice,
     ThreadBudget,
+    limit_opencv_threads,
     resolve_providers,
     session_options,
 )
@@ -52,6 +54,7 @@ class ModelRegistry:
         self.manifest = manifest
         self.provider_choice: ProviderChoice = provider
         self.budget = budget or ThreadBudget.for_machine()
+        limit_opencv_threads(self.budget)  # the analyzers' OpenCV calls follow the same budget
         self._warm_up = warm_up
         self._models: dict[str, OnnxModel] = {}
         self._adapters: dict[str, Any] = {}
@@ -99,12 +102,17 @@ class ModelRegistry:
         verify_file(spec.name, spec.file, spec.sha256)
         providers = resolve_providers(self.provider_choice, spec.providers)
         try:
+            # The verified file, or its rewritten graph (same function, fewer nodes; see
+            # verification.runtime.graph_rewrite): the file and its sha256 stay as recorded.
+            cpu_only = providers == ["CPUExecutionProvider"]
+            rewritten = rewritten_model(spec.file, nchwc_block_size() if cpu_only else 0)
             session = ort.InferenceSession(
-                str(spec.file), sess_options=session_options(self.budget), providers=providers
+                rewritten.model_bytes if rewritten else str(spec.file),
+                sess_options=session_options(self.budget), providers=providers
             )
         except Exception as err:  # onnxruntime raises its own opaque types
             raise ModelError(f"model {spec.name!r}: onnxruntime cannot load {spec.file}: {err}") from None
-        model = OnnxModel(spec, session)
+        model = OnnxModel(spec, session, rewritten.channels_first if rewritten else None)
         if self._warm_up:
             self._warm(model)
         log.info("loaded model %s on %s (%d bytes)", spec.name, model.provider, spec.bytes)
