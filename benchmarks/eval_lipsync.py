@@ -193,6 +193,10 @@ def null_calibration(runner: Runner, fps_keep: int) -> None:
                 corr.append(result.correlation)
             passes += result.verdict.value == "in_sync"
     c = np.array(corr)
+    if not len(c):  # e.g. below MIN_MOUTH_FPS nothing is judged
+        print(f"null (unrelated LibriSpeech audio under {len(GRID)} GRID mouths, n={total}): "
+              f"no window judged; judged in sync: {passes}/{total}")
+        return
     print(f"null (unrelated LibriSpeech audio under {len(GRID)} GRID mouths, n={total}): "
           f"best in-sync r (|lag|<={SYNC_LAG_S}s) mean {c.mean():.2f}, sd {c.std():.2f}, "
           f"p90 {np.percentile(c, 90):.2f}, p95 {np.percentile(c, 95):.2f}, "

@@ -190,6 +190,15 @@ def test_a_still_mouth_is_no_mouth_motion():
     assert sync_case(0.0, mouth_scale=0.0).verdict is SyncVerdict.NO_MOUTH_MOTION
 
 
+def test_a_mouth_seen_too_rarely_is_not_judged():
+    # 5 analysed fps cannot carry a mouth signal band-passed up to 6 Hz: no verdict either way
+    for lag in (0.08, 0.5):
+        result = sync_case(lag, video_fps=5.0)
+        assert result.verdict is SyncVerdict.INCONCLUSIVE and "times a second" in result.reason
+    assert sync_case(0.08, video_fps=12.5).verdict is SyncVerdict.IN_SYNC
+    assert sync_case(0.5, video_fps=12.5).verdict is SyncVerdict.OUT_OF_SYNC
+
+
 def test_no_face_is_inconclusive_not_a_mismatch():
     frames = np.arange(0, 6, 0.04)
     result = assess_sync(frames, np.full(len(frames), np.nan), np.zeros(600), 0.0, 1.0, 5.0)

@@ -56,6 +56,10 @@ WINDOW_HOP_S = 1.0
 MAX_FRAME_GAP_S = 0.15  # longer stretches without a tracked mouth are holes, not interpolated
 MIN_FACE_COVERAGE = 0.7
 MIN_SPEECH_S = 0.6
+# The mouth signal is band-passed up to BAND_HZ[1] = 6 Hz, so it needs more than 12 samples a
+# second in principle; 12.5 analysed fps gives the same verdicts as 25 on GRID, 5 fps rejects
+# real speakers (3 of 6 in `eval_lipsync --fps 5`). Below this rate a window is not judged.
+MIN_MOUTH_FPS = 10.0
 # Outer-lip height / inter-ocular distance: its 5-95 % range within 0.6 s of speech. Talking
 # GRID faces move 0.10-0.30; a still photo (or frozen frame), even re-encoded at low bitrate,
 # stays under 0.01.
@@ -229,6 +233,13 @@ def assess_sync(mouth_times: np.ndarray, mouth_values: np.ndarray, env_values: n
         return SyncResult(SyncVerdict.NO_MOUTH_MOTION,
                           f"the mouth stays still through {still_share:.0%} of the speech",
                           **base)
+    # A still mouth is still at any frame rate; *following* the speech needs the 6 Hz band.
+    times = np.asarray(mouth_times, dtype=np.float64)
+    sampled = int(np.count_nonzero((times >= start) & (times <= end)))
+    if end > start and sampled / (end - start) < MIN_MOUTH_FPS:
+        return SyncResult(SyncVerdict.INCONCLUSIVE,
+                          f"mouth seen {sampled / (end - start):.1f} times a second; lip sync "
+                          f"needs {MIN_MOUTH_FPS:.0f}", **base)
     # Holes (no face) inside the grid: fill with the nearest tracked value before filtering so
     # they carry no motion; windows are judged on tracked frames only.
     valid = np.isfinite(mouth)
