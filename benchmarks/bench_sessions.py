@@ -60,6 +60,9 @@ class RunResult:
     rss_per_session_mb: float
     rss_mb: float
     host_load: float  # 1-minute load average at the end of the window (other processes too)
+    host_load_start: float = 0.0  # ... at the start of the window
+    session_fps: tuple[float, ...] = ()  # analysed fps each interview got (its video ingest)
+    rate_plan: dict | None = None  # the analysis-rate controller at the end of the window
 
 
 # -- client process -------------------------------------------------------------------------------
@@ -115,6 +118,7 @@ def run_one(url: str, server: psutil.Process, media: Path, n: int, warmup_s: flo
                                "--hold", str(hold)], cwd=REPO, stdout=subprocess.PIPE,
                               text=True)
     time.sleep(n * STAGGER_S + warmup_s)
+    load0 = os.getloadavg()[0]
     before, cpu0, t0 = _metrics(url), server.cpu_times(), time.monotonic()
     samples = []
     while time.monotonic() - t0 < window_s:
@@ -133,6 +137,11 @@ def run_one(url: str, server: psutil.Process, media: Path, n: int, warmup_s: flo
     video_frames = sum(i.get("video", {}).get("frames", 0) for i in after["interviews"].values())
     video_frames0 = sum(i.get("video", {}).get("frames", 0)
                         for k, i in before["interviews"].items() if k in after["interviews"])
+    session_fps = []
+    for key, info in after["interviews"].items():
+        if key in before["interviews"] and "video" in info and "video" in before["interviews"][key]:
+            analysed = info["video"]["analysed"] - before["interviews"][key]["video"]["analysed"]
+            session_fps.append(round(analysed / wall, 2))
     p95s = [s["load"]["latency_p95_ms"] for s in samples if s["load"]["latency_p95_ms"]]
     p50s = [s["load"]["latency_p50_ms"] for s in samples if s["load"]["latency_p50_ms"]]
     lags = [s["load"]["loop_lag_p95_ms"] for s in samples if s["load"]["loop_lag_p95_ms"]]
@@ -150,7 +159,9 @@ def run_one(url: str, server: psutil.Process, media: Path, n: int, warmup_s: flo
         video_fps=round((video_frames - video_frames0) / wall / per, 2),
         loop_lag_p95_ms=round(max(lags), 1) if lags else None,
         rss_per_session_mb=round((rss - idle_rss) / per / 2**20, 1),
-        rss_mb=round(rss / 2**20, 1), host_load=round(os.getloadavg()[0], 2))
+        rss_mb=round(rss / 2**20, 1), host_load=round(os.getloadavg()[0], 2),
+        host_load_start=round(load0, 2), session_fps=tuple(sorted(session_fps)),
+        rate_plan=after.get("analysis_rate"))
     _wait_idle(url)
     return result
 
@@ -159,15 +170,17 @@ def table(results: list[RunResult], capacity: int | None) -> str:
     analyzers = sorted({name for r in results for name in r.analysed_fps})
     head = ("| sessions | connected | server CPU / session | analysed fps / session (" +
             ", ".join(analyzers) + ") | decoded fps | latency p50 | latency p95 | audio p95 |"
-            " drops/s | loop lag p95 | RSS / session | client CPU | host load avg |")
-    lines = [head, "|" + "---|" * 13]
+            " drops/s | loop lag p95 | RSS / session | client CPU | host load avg (start-end) |"
+            " analysed fps of each session |")
+    lines = [head, "|" + "---|" * 14]
     for r in results:
         fps = ", ".join(f"{r.analysed_fps.get(a, 0):.1f}" for a in analyzers)
         lines.append(
             f"| {r.sessions} | {r.connected} | {r.cpu_per_session:.1%} of a core | {fps} | "
             f"{r.video_fps:.1f} | {r.latency_p50_ms} ms | {r.latency_p95_ms} ms | "
             f"{r.audio_latency_p95_ms} ms | {r.drops_per_s} | {r.loop_lag_p95_ms} ms | "
-            f"{r.rss_per_session_mb} MB | {r.client_cpu:.0%} | {r.host_load} |")
+            f"{r.rss_per_session_mb} MB | {r.client_cpu:.0%} | {r.host_load_start}-{r.host_load} | "
+            f"{' '.join(f'{f:g}' for f in r.session_fps)} |")
     lines.append("")
     lines.append(f"Largest N with frame -> evidence p95 <= {BUDGET_MS:.0f} ms: "
                  f"**{capacity if capacity is not None else 'none'}**")
@@ -201,7 +214,7 @@ def plot(results: list[RunResult], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="mode")
     client = sub.add_parser("client")
     client.add_argument("--server", required=True)
@@ -213,6 +226,13 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--analysis-fps", type=float, default=5.0)
     parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument("--no-rate-control", action="store_true",
+                        help="fixed analysis rate (the load-aware controller off), for comparison")
+    parser.add_argument("--floor-fps", type=float, default=None,
+                        help="VERIFICATION_ANALYSIS_FLOOR_FPS (default: the server's)")
+    parser.add_argument("--cpu-budget", type=float, default=None,
+                        help="VERIFICATION_ANALYSIS_CPU_BUDGET (default: the server's)")
+    parser.add_argument("--name", default="sessions", help="results file stem")
     args = parser.parse_args()
     if args.mode == "client":
         client_main(args)
@@ -226,8 +246,13 @@ def main() -> None:
     media = make_webm(clips, work / "grid.webm", seconds=120.0)  # longer than a run: no looping
     settings = dict(prompt_time_scale=50, interview_max_s=3600, max_sessions=64,
                     admission_control="false",
-                    cpu_threshold=1.0, latency_budget_ms=1e6, reconnect_grace_s=1,
-                    analysis_fps=args.analysis_fps)
+                    cpu_threshold=1.0, reconnect_grace_s=1,
+                    analysis_fps=args.analysis_fps,
+                    rate_control="false" if args.no_rate_control else "true")
+    if args.floor_fps is not None:
+        settings["analysis_floor_fps"] = args.floor_fps
+    if args.cpu_budget is not None:
+        settings["analysis_cpu_budget"] = args.cpu_budget
     results = []
     with running_server(work / "data", **settings) as server:
         process = psutil.Process(server.process.pid)
@@ -239,7 +264,8 @@ def main() -> None:
             print(f"N={n}: connected {result.connected}, frame->evidence p50 "
                   f"{result.latency_p50_ms} ms / p95 {result.latency_p95_ms} ms, server CPU "
                   f"{result.cpu_per_session:.2f} core per session (CPU time / wall), analysed "
-                  f"fps {result.analysed_fps}, host load {result.host_load}", flush=True)
+                  f"fps {result.analysed_fps}, per session {list(result.session_fps)}, host load "
+                  f"{result.host_load_start}-{result.host_load}", flush=True)
             results.append(result)
     ok = [r.sessions for r in results if r.latency_p95_ms is not None
           and r.latency_p95_ms <= BUDGET_MS and r.connected == r.sessions]
@@ -252,18 +278,24 @@ def main() -> None:
                            f"({os.cpu_count()} visible), {platform.python_version()}",
                 "media": [c.name for c in clips], "analysis_fps": args.analysis_fps,
                 "warmup_s": args.warmup, "window_s": args.window, "budget_ms": BUDGET_MS,
-                "capacity": capacity}
-        (args.write / "sessions.json").write_text(json.dumps(
+                "capacity": capacity, "rate_control": not args.no_rate_control,
+                "floor_fps": args.floor_fps, "cpu_budget": args.cpu_budget}
+        stem = args.name
+        (args.write / f"{stem}.json").write_text(json.dumps(
             {"meta": meta, "runs": [asdict(r) for r in results]}, indent=2))
-        plot(results, args.write / "sessions.png")
-        (args.write / "sessions.md").write_text(
+        plot(results, args.write / f"{stem}.png")
+        rate = ("load-aware analysis rate on (signaling/analysis_rate.py: up to "
+                f"{args.analysis_fps:g} fps, lower outside challenge/digit windows when the "
+                "CPU budget is short)" if not args.no_rate_control else
+                f"fixed analysis rate {args.analysis_fps:g} fps")
+        (args.write / f"{stem}.md").write_text(
             "# Concurrent sessions (`python -m benchmarks.bench_sessions`)\n\n"
             f"Machine: {meta['machine']}; clients in a separate process on the same machine "
             "(their CPU is the last column). Media: GRID clips "
             f"({', '.join(meta['media'])}) pre-encoded as VP8 320x240@15 ~150 kbit/s + Opus; "
-            f"analysers get {args.analysis_fps:g} fps; passthrough recording on. "
+            f"{rate}; passthrough recording on. "
             f"Warm-up {args.warmup:g} s, window {args.window:g} s.\n\n" + text +
-            "\n\n![sessions](sessions.png)\n")
+            f"\n\n![sessions]({stem}.png)\n")
 
 
 if __name__ == "__main__":

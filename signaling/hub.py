@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from signaling.analysis_rate import AnalysisRateController, CostSample, RatePolicy
 from signaling.errors import ServerBusyError, UnknownPeerError
 from signaling.ice import browser_ice_servers, rtc_configuration, use_loopback_candidates
 from signaling.instrument import AnalysisCounters
@@ -39,6 +40,8 @@ from verification.scene.config import SceneSettings
 from verification.workflow.interviews import InterviewRecord, InterviewService
 
 log = logging.getLogger(__name__)
+
+RATE_LATENCY_WINDOW_S = 3.0  # the analysis-rate controller's view of the latency
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,15 @@ class InterviewHub:
             cpu_threshold=settings.cpu_threshold,
             admission_interval_s=settings.admission_interval_s,
             loop_lag_limit_ms=settings.loop_lag_limit_ms)
+        self.rates = AnalysisRateController(RatePolicy(
+            full_fps=settings.analysis_fps,
+            floor_fps=min(settings.analysis_floor_fps, settings.analysis_fps),
+            cpu_budget=settings.analysis_cpu_budget,
+            cores=self.cpu.cores, latency_budget_ms=settings.latency_budget_ms,
+            lip_sync_fps=settings.analysis_lip_sync_fps)) \
+            if settings.rate_control else None
+        self.admission.rates = self.rates
+        self._cost_mark = (time.monotonic(), 0.0, 0)  # (when, frame CPU s, frames) last sampled
         self.video_latency = LatencyTracker()
         self.audio_latency = LatencyTracker()
         self.counters = AnalysisCounters()
@@ -113,7 +125,7 @@ class InterviewHub:
                                detector,
                                rtc_configuration(self.settings), self.video_latency,
                                self.audio_latency, self.counters, self.flow_factory,
-                               self.media)
+                               self.media, self.rates)
         self.loop_lag.start()
         self._sampler = asyncio.create_task(self._sample_load(), name="load-sampler")
 
@@ -130,7 +142,21 @@ class InterviewHub:
             await asyncio.sleep(1.0)
             self.cpu.sample()
             self.admission.observe(self.snapshot())
+            self._plan_rates()
             self.service.expire_stale()
+
+    def _plan_rates(self) -> None:
+        """Feed the analysis-rate controller one second of measured cost, then re-plan."""
+        if self.rates is None:
+            return
+        now, frame_cpu, frames = time.monotonic(), self.counters.frame_cpu_s, \
+            self.counters.frames_handed_in()
+        then, frame_cpu0, frames0 = self._cost_mark
+        self._cost_mark = (now, frame_cpu, frames)
+        self.rates.observe(CostSample(now - then, len(self._live), self.cpu.share,
+                                      frame_cpu - frame_cpu0, frames - frames0))
+        self.rates.plan(self.video_latency.recent_quantile(0.95, RATE_LATENCY_WINDOW_S),
+                        self.audio_latency.recent_quantile(0.95, RATE_LATENCY_WINDOW_S))
 
     # -- sessions ------------------------------------------------------------------------------
     def create_session(self, reference: str | None, locale: str,
@@ -252,6 +278,7 @@ class InterviewHub:
                 "analysed": self.counters.snapshot(),
                 "analyzer_frame_drops": drops,
                 "analyzer_error": self.analyzer_error,
+                "analysis_rate": self.rates.to_json() if self.rates is not None else None,
                 "interviews": {i: live.live_stats() for i, live in self._live.items()}}
 
     # -- shutdown ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from signaling.analysis_rate import SessionRate
 from verification.pipeline.mailbox import LatestMailbox
 from verification.pipeline.session import VerificationSession
 from verification.types import AUDIO_SAMPLE_RATE, AudioChunk, VideoFrame
@@ -88,11 +89,12 @@ class VideoIngestStats:
 
 class VideoIngest:
     def __init__(self, track: MediaStreamTrack, clock: TrackClock, session: VerificationSession,
-                 analysis_fps: float) -> None:
+                 analysis_fps: float, rate: SessionRate | None = None) -> None:
         self.track = track
         self.clock = clock
         self.session = session
-        self.interval = 1.0 / analysis_fps
+        self._fixed_interval = 1.0 / analysis_fps
+        self.rate = rate  # set by the load-aware analysis-rate controller (None: fixed rate)
         self._mailbox: LatestMailbox[tuple[av.VideoFrame, float]] = LatestMailbox()
         self.frames = 0
         self.analysed = 0
@@ -129,15 +131,23 @@ class VideoIngest:
         finally:
             self._mailbox.close()
 
+    @property
+    def interval(self) -> float:
+        """Seconds between analysed frames now (the controller may change it every second)."""
+        return self.rate.interval if self.rate is not None else self._fixed_interval
+
     async def feed(self) -> None:
-        """Hand the newest frame to the session every ``interval`` seconds (RGB, off-loop)."""
+        """Hand the newest frame to the session every ``interval`` seconds (RGB, off-loop), and
+        only once the analyzers are done with the previous one: a frame is picked when it can
+        be analysed at once, so a busy server analyses fewer frames, not older ones."""
         next_due = 0.0
         while (item := await self._mailbox.get()) is not None:
             wait = next_due - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-                if not self._mailbox.empty():
-                    item = await self._mailbox.get() or item  # a newer frame arrived meanwhile
+            await self.session.video_ready()
+            if not self._mailbox.empty():
+                item = await self._mailbox.get() or item  # a newer frame arrived meanwhile
             next_due = time.monotonic() + self.interval
             frame, pts = item
             image, luma = await asyncio.to_thread(_to_rgb, frame)

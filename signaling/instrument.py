@@ -11,6 +11,7 @@ control and the session benchmark read.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 
@@ -29,10 +30,20 @@ class AnalysisCounters:
         self._lock = threading.Lock()
         self.frames: Counter[str] = Counter()
         self.audio_blocks: Counter[str] = Counter()
+        # CPU seconds (thread time) spent in process_frame, all analyzers: the analysis-rate
+        # controller's measure of what one analysed frame costs.
+        self.frame_cpu_s = 0.0
 
-    def add(self, analyzer: str, video: bool) -> None:
+    def add(self, analyzer: str, video: bool, cpu_s: float = 0.0) -> None:
         with self._lock:
             (self.frames if video else self.audio_blocks)[analyzer] += 1
+            if video:
+                self.frame_cpu_s += cpu_s
+
+    def frames_handed_in(self) -> int:
+        """Frames the busiest video analyzer processed (each frame goes to every analyzer)."""
+        with self._lock:
+            return max(self.frames.values(), default=0)
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -57,9 +68,10 @@ class TimedAnalyzer(Analyzer):
         clock, name = self._clock, self.name
 
         def timed_frame(frame: VideoFrame) -> Iterable[Evidence]:
+            cpu0 = time.thread_time()  # onnxruntime runs its one intra-op thread right here
             result = list(process_frame(frame))
             self._video_latency.add((clock.now() - frame.pts) * 1000)
-            self._counters.add(name, video=True)
+            self._counters.add(name, video=True, cpu_s=time.thread_time() - cpu0)
             return result
 
         def timed_audio(audio: AudioRead) -> Iterable[Evidence]:

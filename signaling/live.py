@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from signaling.analysis_rate import LIP_SYNC_STEP_TYPES, AnalysisRateController, focus_open
 from signaling.bandwidth import PROFILES, BandwidthPolicy, ReceiveSample
 from signaling.control import Bye, Geo, GeoDenied, Hello, PageMessage, SenderStats
 from signaling.errors import AlreadyConnectedError
@@ -41,7 +42,7 @@ from verification.pipeline.session import SessionResult, VerificationSession
 from verification.protect.media import MediaVault
 from verification.runtime import InferenceExecutor
 from verification.workflow.interviews import GeoFix, InterviewClosedError, InterviewService
-from verification.workflow.prompts import DEFAULT_PROMPTS, PromptSequencer
+from verification.workflow.prompts import DEFAULT_PROMPTS, PromptPosition, PromptSequencer
 
 if TYPE_CHECKING:
     from signaling.interview_flow import ScriptedFlow
@@ -68,6 +69,7 @@ class HubContext:
     counters: AnalysisCounters
     flow_factory: Any | None = None  # session id -> ScriptedFlow | None (interview_flow.py)
     media: MediaVault | None = None  # encrypted recordings and reference frames
+    rates: AnalysisRateController | None = None  # load-aware analysis rate (None: fixed)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class LiveInterview:
         self.sequencer = PromptSequencer(tuple(replace(s, seconds=s.seconds * scale)
                                                for s in DEFAULT_PROMPTS))
         self.peer: InterviewPeer | None = None
+        self.rate = hub.rates.register() if hub.rates is not None else None
         self.feed = LiveFeed()  # what reviewers watch live (signaling.relay)
         self.answered = 0  # offers answered (connections attempted successfully)
         self.live_s = 0.0
@@ -155,7 +158,8 @@ class LiveInterview:
                                  session=self.session, segment=segment,
                                  analysis_fps=self.hub.settings.analysis_fps,
                                  on_message=self._on_message, on_state=self._on_peer_state,
-                                 robust=self.hub.settings.robust_receive, feed=self.feed)
+                                 robust=self.hub.settings.robust_receive, feed=self.feed,
+                                 rate=self.rate)
             self.peer = peer
             self._receive_counts.clear()
             shape = AnswerShape(self.policy.target_bps, self.profile.audio_bps)
@@ -287,6 +291,10 @@ class LiveInterview:
             position = None
         else:
             position = self.sequencer.position(self.live_s)
+        if self.rate is not None:
+            self.rate.focus = self._in_focus(position)
+            self.rate.lip_sync = self.flow is not None and focus_open(
+                self.flow.context.script.get("steps"), self.clock.now(), LIP_SYNC_STEP_TYPES)
         if position is not None and newest is not None and position.index != self.prompt_index:
             if position.done:
                 self.prompt_index = position.index
@@ -311,6 +319,18 @@ class LiveInterview:
                        "total_s": self.sequencer.total_seconds,
                        "quality": self.network_quality})
         return None
+
+    def _in_focus(self, position: PromptPosition | None) -> bool:
+        """A challenge or digit reading is being judged (scripted), or an action prompt runs
+        (fixed prompts): these short windows get the full analysis rate."""
+        if self.flow is not None:
+            return focus_open(self.flow.context.script.get("steps"), self.clock.now())
+        return position is not None and position.step is not None and \
+            position.step.kind == "action"
+
+    def _release_rate(self) -> None:
+        if self.rate is not None and self.hub.rates is not None:
+            self.hub.rates.unregister(self.rate)
 
     def _bandwidth_step(self, peer: InterviewPeer, interval: float) -> None:
         expected = received = 0
@@ -404,6 +424,7 @@ class LiveInterview:
             self.outcome = InterviewOutcome(reason, None, None)
             self.hub.service.finished(self.id, f"{reason} (error)", None, None)
         finally:
+            self._release_rate()
             self.feed.close()
             self.done.set()
             self._on_finished(self)
@@ -443,6 +464,7 @@ class LiveInterview:
             await asyncio.to_thread(self.recording.discard)
             if self.hub.media is not None:
                 await asyncio.to_thread(seal_leftovers, self.hub.media, self.id)
+        self._release_rate()
         self.feed.close()
         self.done.set()
         self._on_finished(self)
@@ -452,6 +474,9 @@ class LiveInterview:
         out: dict[str, Any] = {"live_s": round(self.live_s, 2), "prompt_index": self.prompt_index,
                                "guidance": self.guidance, "network_quality": self.network_quality,
                                "target_bps": self.policy.target_bps, "connected": peer is not None}
+        if self.rate is not None:
+            out["analysis_fps"] = self.rate.fps
+            out["analysis_focus"] = self.rate.focus
         out["media_now"] = round(self.clock.now(), 3)
         if peer is not None:
             out["local_ports"] = peer.local_ports()

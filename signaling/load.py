@@ -7,7 +7,9 @@ combines them with process CPU: a new interview is admitted only if the predicte
 admitting it keeps the running ones inside their latency budget:
 
 * predicted CPU share ``u' = u + c`` where ``c`` is the measured CPU per running session (a prior
-  until there is one), plus ``c`` for each session still warming up;
+  until there is one), plus ``c`` for each session still warming up; with load-aware analysis
+  rates (:mod:`signaling.analysis_rate`) running interviews slow down to make room, so ``u'``
+  is instead what all of them plus the new one need at the floor rate;
 * predicted p95 latency scales like a single queue, ``L' = L (1 - u) / (1 - u')``;
 * refuse if ``u'`` exceeds ``cpu_threshold``, ``L'`` exceeds the budget, the loop lag p95 is
   already over its limit, the session cap is reached, or another admission happened less than
@@ -25,6 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psutil
+
+from signaling.analysis_rate import AnalysisRateController
 
 LOOP_LAG_LIMIT_MS = 50.0
 # Share of the whole machine (2 cores) one full-pipeline interview costs before anything is
@@ -60,6 +64,11 @@ class LatencyTracker:
 
     def quantile(self, q: float) -> float | None:
         return percentile(self.values(), q)
+
+    def recent_quantile(self, q: float, window_s: float) -> float | None:
+        """The quantile over the last ``window_s`` seconds only (a controller's fresh view)."""
+        now = time.monotonic()
+        return percentile([v for t, v in list(self._samples) if now - t <= window_s], q)
 
 
 class LoopLagMonitor:
@@ -153,6 +162,9 @@ class AdmissionController:
         self._clock = clock
         self._last_admission = -1e9
         self._cpu_per_session = PRIOR_CPU_PER_SESSION
+        # With load-aware analysis rates, running interviews give way to a new one down to
+        # their floor rate: the prediction is what every interview needs at the floor.
+        self.rates: AnalysisRateController | None = None
 
     def observe(self, snapshot: LoadSnapshot) -> None:
         """Learn the CPU cost of a settled session (EWMA, so one noisy second does not rule)."""
@@ -169,6 +181,8 @@ class AdmissionController:
         now = self._clock()
         c = self._cpu_per_session
         predicted = snapshot.cpu_share + c * (1 + snapshot.warming)
+        if self.rates is not None:
+            predicted = self.rates.floor_share(snapshot.sessions + 1)
         p95 = snapshot.latency_p95_ms
         predicted_p95 = None
         if p95 is not None:

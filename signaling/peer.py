@@ -23,6 +23,7 @@ from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.sdp import candidate_from_sdp
 
 from signaling.aiortc_patches import EncodedFrame, ReceiveTuning, RobustReceive
+from signaling.analysis_rate import SessionRate
 from signaling.control import PageMessage, dumps, parse_page_message
 from signaling.errors import InvalidOfferError
 from signaling.ingest import AudioIngest, MediaClock, TrackClock, VideoIngest
@@ -42,7 +43,7 @@ class InterviewPeer:
                  on_message: Callable[[InterviewPeer, PageMessage], None],
                  on_state: Callable[[InterviewPeer, str], None],
                  tuning: ReceiveTuning | None = None, robust: bool = True,
-                 feed: LiveFeed | None = None) -> None:
+                 feed: LiveFeed | None = None, rate: SessionRate | None = None) -> None:
         self.id = uuid.uuid4().hex
         self.resume_key = secrets.token_urlsafe(16)
         self.created = time.monotonic()
@@ -51,6 +52,7 @@ class InterviewPeer:
         self._session = session
         self._segment = segment
         self._analysis_fps = analysis_fps
+        self._rate = rate  # the interview's load-aware analysis rate (signaling.analysis_rate)
         self._on_message = on_message
         self._on_state = on_state
         self._tuning = tuning or ReceiveTuning()
@@ -130,7 +132,8 @@ class InterviewPeer:
                                                  install_buffer=self._robust)
         track = tapped(track, self._feed, self._generation)
         if track.kind == "video":
-            self.video = VideoIngest(track, clock, self._session, self._analysis_fps)
+            self.video = VideoIngest(track, clock, self._session, self._analysis_fps,
+                                     self._rate)
             self._tasks += [asyncio.create_task(self.video.read(), name=f"video-read-{self.id}"),
                             asyncio.create_task(self.video.feed(), name=f"video-feed-{self.id}")]
         else:

@@ -46,6 +46,16 @@ class ServerSettings(BaseSettings):
         description="loss-robust receive path (off: stock aiortc, for comparison)")
     analysis_fps: float = Field(5.0, gt=0, le=30,
         description="video frames per second handed to the analyzers")
+    rate_control: bool = Field(True,
+        description="lower the analysed frame rate of interviews outside a challenge or digit "
+                    "window when the CPU budget is short (signaling/analysis_rate.py)")
+    analysis_floor_fps: float = Field(2.0, gt=0, le=30,
+        description="the lowest analysed frame rate outside challenge and digit windows")
+    analysis_lip_sync_fps: float | None = Field(12.5, gt=0, le=30,
+        description="analysed frame rate while a digit reading is judged (lip sync's mouth "
+                    "signal needs 12.5 fps); unset: the full analysis_fps")
+    analysis_cpu_budget: float = Field(0.7, gt=0, le=1,
+        description="share of the machine (all cores) the analysis-rate controller plans for")
     scene_interval_s: float = Field(3.0, ge=0.05, le=60,
         description="routine background analyses this far apart (a scene change is analysed at "
                     "once anyway; `verification analyze` keeps 1 s)")

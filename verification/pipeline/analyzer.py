@@ -79,6 +79,8 @@ class AnalyzerStream(ABC):
         self.name = name
         self._executor = executor
         self._video: LatestMailbox[VideoFrame] = LatestMailbox()
+        self._video_idle = asyncio.Event()  # set while no frame is being analysed
+        self._video_idle.set()
         self._audio = AudioRingBuffer(audio_capacity_seconds)
         self._audio_ready = asyncio.Event()
         self._audio_closed = False
@@ -122,6 +124,14 @@ class AnalyzerStream(ABC):
             await self._video.wait_empty()
             self._video.offer(frame)
 
+    async def video_ready(self) -> None:
+        """Live: wait until this stream has analysed the frame it was given last, so the
+        caller can pick the *newest* frame for it then (a frame handed to a busy stream ages in
+        its mailbox: frame -> evidence latency would grow with the time between frames)."""
+        if self.wants_video:
+            await self._video.wait_empty()
+            await self._video_idle.wait()
+
     def offer_audio(self, chunk: AudioChunk) -> None:
         if self.wants_audio:
             self._audio.write(chunk)
@@ -138,15 +148,22 @@ class AnalyzerStream(ABC):
             await self._out.put(item)
 
     async def _video_loop(self) -> None:
-        while (frame := await self._video.get()) is not None:
-            try:
-                evidence = await self._executor.run(lambda f=frame: list(self.process_frame(f)))
-            except Exception:
-                self._errors += 1
-                log.exception("analyzer %s failed on frame at %.3fs", self.name, frame.pts)
-                continue
-            self._frames += 1
-            await self._emit(evidence)
+        try:
+            while (frame := await self._video.get()) is not None:
+                self._video_idle.clear()
+                try:
+                    evidence = await self._executor.run(
+                        lambda f=frame: list(self.process_frame(f)))
+                except Exception:
+                    self._errors += 1
+                    log.exception("analyzer %s failed on frame at %.3fs", self.name, frame.pts)
+                    continue
+                finally:
+                    self._video_idle.set()
+                self._frames += 1
+                await self._emit(evidence)
+        finally:
+            self._video_idle.set()
 
     async def _audio_loop(self) -> None:
         while True:

@@ -73,6 +73,11 @@ class VerificationSession:
         for stream in self._streams:
             stream.offer_video(frame)
 
+    async def video_ready(self) -> None:
+        """Live: wait until every analyzer has analysed its previous frame (see
+        ``AnalyzerStream.video_ready``); the caller then hands in the newest frame."""
+        await asyncio.gather(*(stream.video_ready() for stream in self._streams))
+
     def offer_audio(self, chunk: AudioChunk) -> None:
         for stream in self._streams:
             stream.offer_audio(chunk)
