@@ -125,6 +125,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         log.info("serving with data dir %s", settings.data_dir.resolve())
         yield
         await app.state.core.retention.stop()
+        watchers = getattr(app.state, "live_watchers", None)  # reviewers' live-watch peers
+        if watchers is not None:
+            await watchers.close_all()
         await app.state.core.hub.shutdown()  # closes peers, finalises recordings
         await app.state.core.workflow_parts.stop()
         app.state.core.engine.dispose()

@@ -41,6 +41,7 @@ from verification.workflow.interviews import InterviewRecord, InterviewService
 
 log = logging.getLogger(__name__)
 
+EXPIRY_SWEEP_S = 30.0  # how often unused join links are marked expired (a scan of open links)
 RATE_LATENCY_WINDOW_S = 3.0  # the analysis-rate controller's view of the latency
 
 
@@ -90,6 +91,7 @@ class InterviewHub:
             lip_sync_fps=settings.analysis_lip_sync_fps)) \
             if settings.rate_control else None
         self.admission.rates = self.rates
+        self._last_expiry = 0.0  # monotonic time of the last join-link expiry sweep
         self._cost_mark = (time.monotonic(), 0.0, 0)  # (when, frame CPU s, frames) last sampled
         self.video_latency = LatencyTracker()
         self.audio_latency = LatencyTracker()
@@ -143,7 +145,11 @@ class InterviewHub:
             self.cpu.sample()
             self.admission.observe(self.snapshot())
             self._plan_rates()
-            self.service.expire_stale()
+            now = time.monotonic()
+            if now - self._last_expiry >= EXPIRY_SWEEP_S:
+                # a scan of the open join links: a database read, never on the event loop
+                self._last_expiry = now
+                await asyncio.to_thread(self.service.expire_stale)
 
     def _plan_rates(self) -> None:
         """Feed the analysis-rate controller one second of measured cost, then re-plan."""

@@ -23,6 +23,8 @@ LEGACY_MEDIA_SUFFIXES = (".mkv", ".webm", ".ffconcat")
 def forget_session(vault: MediaVault, data_dir: Path, session_id: str, *, actor: str,
                    reason: str) -> DeletionReport:
     """Blocking (file deletions): call from a worker thread."""
+    if not session_id or Path(session_id).name != session_id or session_id in (".", ".."):
+        raise ValueError(f"not a session id: {session_id!r}")  # never a path outside the dirs
     report = vault.delete_personal_data(session_id, actor=actor, role=Role.ADMIN.value,
                                         reason=reason)
     data_dir = Path(data_dir)

@@ -41,7 +41,8 @@ def _require_admin(request: Request) -> None:
     hub = _hub(request)
     token = hub.settings.admin_token
     header = request.headers.get("authorization", "")
-    if token and hmac.compare_digest(header, f"Bearer {token}"):
+    # bytes: compare_digest refuses str with non-ASCII characters (a crafted header -> 500)
+    if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
         return
     client = request.client.host if request.client else ""
     if not token and client in ("127.0.0.1", "::1", "localhost", "testclient"):

@@ -148,8 +148,9 @@ def check_csrf(request: Request, expected: str) -> None:
         return
     header = request.headers.get(CSRF_HEADER, "")
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not (header and cookie and hmac.compare_digest(header, cookie)
-            and hmac.compare_digest(header, expected)):
+    # bytes: compare_digest refuses str with non-ASCII characters (a crafted header -> 500)
+    if not (header and cookie and hmac.compare_digest(header.encode(), cookie.encode())
+            and hmac.compare_digest(header.encode(), expected.encode())):
         raise CsrfError("missing or wrong X-CSRF-Token header")
 
 

@@ -41,3 +41,4 @@ class PermissionDeniedError(VerificationError):
     """The authenticated user's role does not allow the action (HTTP 403)."""
 
     code = "forbidden"
+    http_status = 403

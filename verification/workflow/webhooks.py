@@ -62,4 +62,4 @@ def verify_signature(secret: str, header: str, body: bytes, now: float,
     if timestamp is None or not candidates or abs(now - timestamp) > tolerance_s:
         return False
     expected = signature(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, c) for c in candidates)
+    return any(hmac.compare_digest(expected.encode(), c.encode()) for c in candidates)
