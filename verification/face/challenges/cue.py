@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 
 import numpy as np
 
