@@ -32,7 +32,7 @@ from signaling.security_headers import SecurityHeadersMiddleware, headers_for
 from signaling.settings import ServerSettings
 from signaling.workflow_setup import WorkflowParts, build_workflow
 from verification import __version__
-from verification.errors import VerificationError
+from verification.errors import RetryLaterError, VerificationError
 from verification.protect.media import MediaVault
 from verification.runtime import ModelRegistry, ThreadBudget, load_manifest
 from verification.runtime.integrity import verify_file
@@ -143,7 +143,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.exception_handler(VerificationError)
     async def _verification_error(_request: Request, err: VerificationError) -> JSONResponse:
         headers = {}
-        if getattr(err, "retry_after_s", None) is not None:
+        if isinstance(err, RetryLaterError):
             headers["Retry-After"] = str(err.retry_after_s)
         return JSONResponse(status_code=getattr(err, "http_status", 400), headers=headers,
                             content={"code": err.code, "message": str(err)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verification.errors import VerificationError
+from verification.errors import RetryLaterError, VerificationError
 
 
 class InvalidOfferError(VerificationError):
@@ -25,12 +25,8 @@ class ForbiddenError(VerificationError):
     http_status = 403
 
 
-class ServerBusyError(VerificationError):
+class ServerBusyError(RetryLaterError):
     """Admission control refused a new interview: the client retries after ``retry_after_s``."""
 
     code = "server_busy"
     http_status = 503
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s

@@ -22,18 +22,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from verification.errors import VerificationError
+from verification.errors import RetryLaterError
 
 MAX_KEYS = 10_000
 
 
-class RateLimitedError(VerificationError):
+class RateLimitedError(RetryLaterError):
     code = "rate_limited"
     http_status = 429
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass

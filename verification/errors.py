@@ -15,6 +15,18 @@ class VerificationError(Exception):
     code = "verification_error"
 
 
+class RetryLaterError(VerificationError):
+    """A refusal that ends by itself: the HTTP edge sends ``Retry-After: retry_after_s``
+    (rate limits, a spent failure budget, a full server)."""
+
+    code = "retry_later"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ModelError(VerificationError):
     code = "model_error"
 

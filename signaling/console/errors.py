@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verification.errors import VerificationError
+from verification.errors import RetryLaterError, VerificationError
 
 
 class NotAuthenticatedError(VerificationError):
@@ -15,13 +15,9 @@ class InvalidCredentialsError(VerificationError):
     http_status = 401
 
 
-class TooManyAttemptsError(VerificationError):
+class TooManyAttemptsError(RetryLaterError):
     code = "too_many_attempts"
     http_status = 429
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class CsrfError(VerificationError):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from verification.errors import VerificationError
+from verification.errors import RetryLaterError
 from verification.workflow import repository as repo
 from verification.workflow.persist import device_key, failure_subjects
 from verification.workflow.script import FailureBudgetSpec
@@ -29,13 +29,9 @@ if TYPE_CHECKING:
     from verification.workflow.loan import LoanWorkflow
 
 
-class FailureBudgetSpentError(VerificationError):
+class FailureBudgetSpentError(RetryLaterError):
     code = "failure_budget_spent"
     http_status = 429
-
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
