@@ -40,11 +40,6 @@ class ClaimedError(VerificationError):
     http_status = 409
 
 
-class AlreadyDecidedError(VerificationError):
-    code = "already_decided"
-    http_status = 409
-
-
 class NoVerdictError(VerificationError):
     code = "no_verdict"
     http_status = 409
@@ -53,8 +48,3 @@ class NoVerdictError(VerificationError):
 class MediaNotFoundError(VerificationError):
     code = "media_not_found"
     http_status = 404
-
-
-class RangeNotSatisfiableError(VerificationError):
-    code = "range_not_satisfiable"
-    http_status = 416

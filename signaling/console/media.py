@@ -35,8 +35,14 @@ class MediaKind(StrEnum):
 @dataclass(frozen=True)
 class MediaSource:
     size: int
-    content_type: str
     read: Callable[[int, int], bytes]  # plaintext bytes [start, stop)
+    declared_type: str | None = None  # known from the kind; otherwise sniffed on demand
+
+    @property
+    def content_type(self) -> str:
+        """Sniffed only when a response needs it: the session view asks whether media exists
+        (size from the vault's index) and must not decrypt a chunk of each object for that."""
+        return self.declared_type or sniff_content_type(self.read(0, 64))
 
 
 def _from_file(path: Path, content_type: str | None = None) -> MediaSource | None:
@@ -44,8 +50,6 @@ def _from_file(path: Path, content_type: str | None = None) -> MediaSource | Non
         if not path.is_file():
             return None
         size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(64)
     except OSError:
         return None
 
@@ -54,7 +58,7 @@ def _from_file(path: Path, content_type: str | None = None) -> MediaSource | Non
             handle.seek(start)
             return handle.read(max(0, stop - start))
 
-    return MediaSource(size, content_type or sniff_content_type(head), read)
+    return MediaSource(size, read, content_type)
 
 
 def _from_vault(vault: Any, key: str, content_type: str | None = None) -> MediaSource | None:
@@ -63,10 +67,10 @@ def _from_vault(vault: Any, key: str, content_type: str | None = None) -> MediaS
         return None
     try:
         size = store.info(key).size
-        kind = content_type or sniff_content_type(store.read_range(key, 0, 64))
     except ObjectNotFoundError:
         return None
-    return MediaSource(size, kind, lambda start, stop: store.read_range(key, start, stop))
+    return MediaSource(size, lambda start, stop: store.read_range(key, start, stop),
+                       content_type)
 
 
 def _stored(core: Any, reference: str | None, content_type: str | None = None,
