@@ -152,7 +152,7 @@ class AnalyzerStream(ABC):
             while (frame := await self._video.get()) is not None:
                 self._video_idle.clear()
                 try:
-                    evidence = await self._executor.run(
+                    evidence = await self._executor.run_urgent(
                         lambda f=frame: list(self.process_frame(f)))
                 except Exception:
                     self._errors += 1

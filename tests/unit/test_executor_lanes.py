@@ -1,0 +1,57 @@
+"""The inference pool takes waiting video frames before audio blocks and summaries."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from verification.runtime import InferenceExecutor
+from verification.runtime.providers import ThreadBudget
+
+
+def test_a_frame_overtakes_waiting_normal_jobs_and_lanes_stay_fifo() -> None:
+    async def scenario() -> list[str]:
+        executor = InferenceExecutor(ThreadBudget(workers=1, intra_op_threads=1))
+        gate, order = threading.Event(), []
+        try:
+            blocker = asyncio.ensure_future(executor.run(gate.wait))
+            await asyncio.sleep(0.05)  # the one worker is now busy
+            jobs = [asyncio.ensure_future(executor.run(order.append, "audio-1")),
+                    asyncio.ensure_future(executor.run(order.append, "audio-2")),
+                    asyncio.ensure_future(executor.run_urgent(order.append, "frame-1")),
+                    asyncio.ensure_future(executor.run_urgent(order.append, "frame-2"))]
+            await asyncio.sleep(0.05)
+            gate.set()
+            await asyncio.gather(blocker, *jobs)
+            return order
+        finally:
+            executor.shutdown()
+
+    assert asyncio.run(scenario()) == ["frame-1", "frame-2", "audio-1", "audio-2"]
+
+
+def test_errors_reach_the_caller_and_shutdown_cancels_what_never_started() -> None:
+    async def scenario() -> None:
+        executor = InferenceExecutor(ThreadBudget(workers=1, intra_op_threads=1))
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(executor.run(gate.wait))
+        await asyncio.sleep(0.05)
+        waiting = executor.submit(lambda: "never")
+        with pytest.raises(ZeroDivisionError):
+            gate.set()
+            await blocker
+            await executor.run_urgent(lambda: 1 / 0)
+        gate.clear()
+        blocker = asyncio.ensure_future(executor.run(gate.wait))
+        await asyncio.sleep(0.05)
+        late = executor.submit(lambda: "never")
+        threading.Timer(0.1, gate.set).start()
+        executor.shutdown(wait=True)
+        assert late.cancelled()
+        assert waiting.result() == "never"  # it was queued before the error and ran
+        with pytest.raises(RuntimeError):
+            executor.submit(lambda: None)
+
+    asyncio.run(scenario())
