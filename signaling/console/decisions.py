@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from signaling.console.auth import ConsoleUser
 from signaling.console.errors import (
     ClaimedError,
+    DecidedMeanwhileError,
     ForbiddenRoleError,
     FourEyesError,
     NoVerdictError,
@@ -22,6 +23,7 @@ from signaling.console.worklist import claims, release
 from verification.protect.errors import PermissionDeniedError
 from verification.protect.roles import Action, authorize_decision, required_action
 from verification.workflow import repository as repo
+from verification.workflow.conclude import StaleDecisionError
 from verification.workflow.loan import SessionNotFoundError
 
 CONSOLE_DECISIONS = {"approve": "pass", "reject": "reject"}
@@ -41,6 +43,7 @@ def decide(svc: ConsoleServices, user: ConsoleUser, session_id: str, decision: s
         if repo.get_session(db, session_id) is None:
             raise SessionNotFoundError(f"no session {session_id!r}")
         automatic = repo.automatic_verdict(db, session_id)
+        latest = repo.latest_verdict(db, session_id)
         holder = claims(db, [session_id]).get(session_id)
     if automatic is None:
         raise NoVerdictError("the session has no automatic verdict yet")
@@ -52,7 +55,12 @@ def decide(svc: ConsoleServices, user: ConsoleUser, session_id: str, decision: s
         if required_action(automatic.decision, verdict) is Action.OVERTURN_REJECT:
             raise FourEyesError(str(err)) from None
         raise ForbiddenRoleError(str(err)) from None
-    result = svc.core.workflow.override(session_id, verdict, user.username, note)
+    try:
+        result = svc.core.workflow.override(session_id, verdict, user.username, note,
+                                            decided_on=latest.id if latest else None)
+    except StaleDecisionError:
+        raise DecidedMeanwhileError(
+            f"session {session_id} was decided by someone else meanwhile: reload it") from None
     release(svc.sessions, session_id, user.username, force=True)
     svc.record(user.username, user.role.value, action.value, f"session:{session_id}",
                decision=verdict, automatic=automatic.decision, event_id=result.event_id)

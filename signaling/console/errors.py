@@ -40,6 +40,11 @@ class ClaimedError(VerificationError):
     http_status = 409
 
 
+class DecidedMeanwhileError(VerificationError):
+    code = "decided_meanwhile"
+    http_status = 409
+
+
 class NoVerdictError(VerificationError):
     code = "no_verdict"
     http_status = 409

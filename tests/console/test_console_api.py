@@ -316,3 +316,28 @@ def test_every_console_action_is_in_the_hash_chained_audit_log(console, intervie
     assert decided and decided[-1].actor == "sam"
     assert log.verify().ok
     assert started <= time.time()
+
+
+def test_two_reviewers_deciding_at_once_make_one_verdict_and_a_409(console, monkeypatch):
+    """Rob's decision lands between Rita's read of the session and her write: hers is refused
+    (409 ``decided_meanwhile``) instead of becoming a second, silently later verdict."""
+    session_id = make_concluded(console, "APP-CONSOLE-RACE", [ONE_FACE])
+    workflow = console.core.workflow
+    real_override = workflow.override
+
+    def rob_decides_first(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        monkeypatch.setattr(workflow, "override", real_override)
+        real_override(session_id, "reject", "rob", "not the applicant")
+        return real_override(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "override", rob_decides_first)
+    rita, rita_h = browser(console, "rita")
+    late = rita.post(f"/console/api/sessions/{session_id}/decision",
+                     json={"decision": "approve", "note": "looks fine"}, headers=rita_h)
+    assert late.status_code == 409 and late.json()["code"] == "decided_meanwhile"
+    with workflow.sessions() as db:
+        overrides = db.scalars(select(VerdictRow).where(VerdictRow.session_id == session_id,
+                                                        VerdictRow.kind == "override")).all()
+    assert [o.body["reviewer"] for o in overrides] == ["rob"]
+    view = rita.get(f"/console/api/sessions/{session_id}").json()
+    assert view["current_decision"] == "reject"

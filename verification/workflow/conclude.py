@@ -94,16 +94,27 @@ def conclude(db: Session, session_id: str, catalog: ProductCatalog, reason: str,
     return Concluded(row.id, event.event_id, verdict.decision.value, True)
 
 
+class StaleDecisionError(Exception):
+    """The session's latest verdict is no longer the one the decision was made on."""
+
+
 def record_override(db: Session, session_id: str, decision: str, reviewer: str, note: str,
-                    now: float) -> Concluded:
+                    now: float, *, decided_on: int | None = None) -> Concluded:
     """A later human decision (reviewer console): a new verdict row and a ``verdict.updated``
-    event, in the caller's transaction. The automatic verdict stays for the audit trail."""
+    event, in the caller's transaction. The automatic verdict stays for the audit trail.
+
+    ``decided_on``: the id of the latest verdict the reviewer's decision was based on. Checked
+    under the session's row lock, so of two reviewers deciding the same session at once the
+    second gets :class:`StaleDecisionError` instead of a second, silently later verdict.
+    """
     if decision not in ("pass", "review", "reject"):
         raise ValueError(f"decision must be pass, review or reject, not {decision!r}")
     session = repo.get_session(db, session_id, lock=True)
     if session is None:
         raise KeyError(session_id)
     previous = repo.latest_verdict(db, session_id)
+    if decided_on is not None and (previous is None or previous.id != decided_on):
+        raise StaleDecisionError(session_id)
     body = {"decision": decision, "policy_version": "override",
             "reasons": [{"code": "reviewer_decision", "message": note, "check": "interview",
                          "evidence_ids": [], "windows": []}],

@@ -229,11 +229,13 @@ class LoanWorkflow:
             self.on_event()
         return result
 
-    def override(self, session_id: str, decision: str, reviewer: str, note: str) -> Concluded:
+    def override(self, session_id: str, decision: str, reviewer: str, note: str,
+                 decided_on: int | None = None) -> Concluded:
         with self.sessions.begin() as db:
             if repo.get_session(db, session_id) is None:
                 raise SessionNotFoundError(f"no session {session_id!r}")
-            result = record_override(db, session_id, decision, reviewer, note, self.clock())
+            result = record_override(db, session_id, decision, reviewer, note, self.clock(),
+                                     decided_on=decided_on)
         self.on_event()
         return result
 

@@ -114,6 +114,7 @@ export function explain(err) {
     csrf: 'The page is out of date; reload it and try again.',
     claimed: 'Another reviewer is working on this session.',
     four_eyes: 'Overturning an automatic reject needs a supervisor (four-eyes rule).',
+    decided_meanwhile: 'Another reviewer decided this session a moment ago; reload it to see their decision.',
     invalid_credentials: 'Wrong username or password.',
   };
   return known[err.code] || err.message || `Request failed (HTTP ${err.status}).`;
