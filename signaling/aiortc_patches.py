@@ -26,17 +26,19 @@ attributes used here are private; :func:`check_compatible` fails loudly if they 
 buffer is written so it can be offered upstream as a replacement for ``aiortc.jitterbuffer``.
 
 Opus in-band FEC: when an audio packet is given up on and the packet after it carries LBRR data
-(the answer asks the browser for ``useinbandfec=1``), :class:`RobustReceive` hands the decoder a
-:class:`RecoveredFrame` first: :class:`FecOpusDecoder` (libopus via :mod:`signaling.opus_codec`,
-installed for these receivers only) rebuilds the lost 20 ms from it with ``decode_fec=1``. Lost
-frames that FEC cannot rebuild are *not* concealed: they stay gaps, which the ingest marks as
-lost audio, so no analyzer ever judges extrapolated (PLC) audio as if it had been spoken.
+(the answer asks the browser for ``useinbandfec=1``), :class:`RobustReceive` rebuilds the lost
+20 ms first (a :class:`RecoveredFrame`, decoded by :class:`FecOpusDecoder` with libopus
+``decode_fec=1`` via :mod:`signaling.opus_codec`). Lost frames that FEC cannot rebuild are *not*
+concealed: they stay gaps, which the ingest marks as lost audio, so no analyzer ever judges
+extrapolated (PLC) audio as if it had been spoken. Opus is decoded inline on the event loop,
+straight at 16 kHz mono (the analysers' format): cheaper than aiortc's 48 kHz stereo decode, the
+per-frame resample after it and the thread round trip per 20 ms frame. Video (and audio when
+libopus is unavailable or FEC is tuned off) stays on aiortc's decoder thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import fractions
 import logging
 import time
@@ -44,7 +46,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiortc.rtcrtpreceiver as _aiortc_receiver
 import av
 from aiortc.codecs.base import Decoder
 from aiortc.codecs.vpx import VpxPayloadDescriptor
@@ -76,7 +77,8 @@ class ReceiveTuning:
     pli_interval_s: float = 0.4
     video_capacity: int = 512  # packets held at most (memory bound)
     audio_capacity: int = 64
-    max_decoder_backlog: int = 30  # encoded frames waiting for the decoder thread, per track
+    # frames waiting for the decoder thread (inline-decoded Opus: for the track's reader)
+    max_decoder_backlog: int = 30
     opus_fec: bool = True  # rebuild a lost Opus frame from the next packet's LBRR data
 
     def capacity(self, kind: str) -> int:
@@ -388,6 +390,7 @@ class RobustJitterBuffer:
 
 MAX_FEC_GAP_PACKETS = 50  # a longer hole is a reconnect or a stream restart, not packet loss
 _OPUS_TIME_BASE = fractions.Fraction(1, opus_codec.SAMPLE_RATE)
+OPUS_DECODE_RATE = 16_000  # what the analysers consume (mono); libopus decodes at it natively
 
 
 class RecoveredFrame(JitterFrame):
@@ -403,18 +406,25 @@ class RecoveredFrame(JitterFrame):
 
 
 class FecOpusDecoder(Decoder):
-    """aiortc's Opus decoder (same output: 48 kHz stereo s16 frames), with FEC recovery.
+    """Opus -> 16 kHz mono s16 ``av.AudioFrame`` (the analysers' rate), with FEC recovery.
 
-    Runs in aiortc's decoder thread; libopus releases the GIL (ctypes) while it decodes.
+    Same interface as aiortc's Opus decoder, but libopus (:mod:`signaling.opus_codec`) decodes
+    straight at :data:`OPUS_DECODE_RATE` mono instead of 48 kHz stereo, so nobody resamples
+    per frame afterwards. ``pts`` and ``time_base`` stay in RTP units (48 kHz clock) like
+    aiortc's frames; only ``sample_rate`` and the layout differ (consumers that need 48 kHz,
+    such as aiortc's Opus encoder in the reviewers' relay, resample by themselves).
+    :class:`RobustReceive` runs it inline on the event loop (~20-40 us per 20 ms frame).
     """
 
-    def __init__(self) -> None:
-        self._decoder = opus_codec.OpusFecDecoder(channels=2)
+    def __init__(self, sample_rate: int = OPUS_DECODE_RATE) -> None:
+        self._decoder = opus_codec.OpusFecDecoder(channels=1, sample_rate=sample_rate)
+        self.sample_rate = sample_rate
 
     def decode(self, encoded_frame: JitterFrame) -> list[av.AudioFrame]:
         try:
             if isinstance(encoded_frame, RecoveredFrame):
-                pcm = self._decoder.decode_fec(encoded_frame.data, encoded_frame.samples)
+                pcm = self._decoder.decode_fec(
+                    encoded_frame.data, self._decoder.samples_at_rate(encoded_frame.samples))
             else:
                 pcm = self._decoder.decode(encoded_frame.data)
         except ValueError as err:  # corrupt packet: skip it, keep the decoder state
@@ -422,37 +432,11 @@ class FecOpusDecoder(Decoder):
             return []
         if len(pcm) == 0:
             return []
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="stereo")
-        frame.sample_rate = opus_codec.SAMPLE_RATE
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.sample_rate
         frame.pts = encoded_frame.timestamp
         frame.time_base = _OPUS_TIME_BASE
         return [frame]
-
-
-class _FecOpusCodec(RTCRtpCodecParameters):
-    """Marks the Opus codec of a receiver that decodes with :class:`FecOpusDecoder`."""
-
-
-def _fec_codec(codec: RTCRtpCodecParameters) -> RTCRtpCodecParameters:
-    marked = copy.copy(codec)
-    marked.__class__ = _FecOpusCodec
-    return marked
-
-
-def _install_decoder_hook() -> None:
-    """aiortc's decoder thread picks its decoder with the module-level ``get_decoder``: wrap it
-    once so codecs marked by :func:`_fec_codec` get :class:`FecOpusDecoder` (others unchanged)."""
-    original = _aiortc_receiver.get_decoder
-    if getattr(original, "_fec_hook", False):
-        return
-
-    def get_decoder(codec: RTCRtpCodecParameters) -> Decoder:
-        if isinstance(codec, _FecOpusCodec):
-            return FecOpusDecoder()
-        return original(codec)
-
-    get_decoder._fec_hook = True  # type: ignore[attr-defined]
-    _aiortc_receiver.get_decoder = get_decoder
 
 
 # -- integration with RTCRtpReceiver ----------------------------------------------------------
@@ -484,6 +468,8 @@ class ReceiveStats:
 
 def check_compatible(receiver: RTCRtpReceiver) -> None:
     missing = [name for name in _REQUIRED_ATTRIBUTES if not hasattr(receiver, _PRIVATE + name)]
+    if not hasattr(receiver, "_track"):  # RemoteStreamTrack, whose queue inline decoding feeds
+        missing.append("_track")
     if missing:
         raise RuntimeError(f"aiortc internals changed ({', '.join(missing)} missing); "
                            f"signaling.aiortc_patches supports aiortc=={SUPPORTED_AIORTC}")
@@ -526,11 +512,10 @@ class RobustReceive:
         self._backlog_drops = 0
         self._closed = False
         self._fec = kind == "audio" and self.tuning.opus_fec and opus_codec.available()
-        self._fec_codecs: dict[int, RTCRtpCodecParameters] = {}
+        self._opus: FecOpusDecoder | None = None  # created with the first Opus frame
         self._last_audio: tuple[int, int] | None = None  # (seq, RTP timestamp) last delivered
+        self._audio_dropped = False  # a backlog drop since the last delivered audio frame
         self._fec_recovered = 0
-        if self._fec:
-            _install_decoder_hook()
         self.remb_cap_bps: int | None = None
         self._remb_estimate: int | None = None
         self._remb_sent: int | None = None
@@ -612,55 +597,91 @@ class RobustReceive:
             self._spawn(self.receiver._send_rtcp_pli(self._media_ssrc))
 
     def _deliver(self, ready: ReadyFrame) -> bool:
-        """Hand one frame to aiortc's decoder thread (and the tap); False if it was dropped."""
-        queue = self._get("decoder_queue")
+        """Hand one frame to the decoder (and the tap); False if it was dropped.
+
+        Opus with the FEC decoder is decoded right here (:meth:`_deliver_opus`); everything
+        else goes to aiortc's decoder thread as stock aiortc does it."""
         if self._get("decoder_thread") is None:
             return True  # receiver stopped: nothing to do, nothing to resynchronise
         codec = self._get("codecs").get(ready.payload_type)
         if codec is None:
             return True
+        if self._fec and codec.name.lower() == "opus":
+            return self._deliver_opus(ready, codec)
+        queue = self._get("decoder_queue")
         if queue.qsize() >= self.tuning.max_decoder_backlog:
             # The decoder thread is behind: drop instead of queueing without bound. Video
             # must then restart from a keyframe so no frame references a dropped one.
             self._backlog_drops += 1
             return False
-        after_loss = ready.after_loss
-        if self._fec and codec.name.lower() == "opus":
-            codec = self._fec_codecs.setdefault(ready.payload_type, _fec_codec(codec))
-            after_loss = self._recover_before(ready, codec, queue)
-        rtp_timestamp = ready.frame.timestamp
-        ready.frame.timestamp = self._get("timestamp_mapper").map(rtp_timestamp)
+        ready.frame.timestamp = self._get("timestamp_mapper").map(ready.frame.timestamp)
         queue.put((codec, ready.frame))
-        self._tap(codec, ready.frame, ready.keyframe, after_loss)
-        if self.kind == "audio":
-            self._last_audio = (ready.first_seq, rtp_timestamp)
+        self._tap(codec, ready.frame, ready.keyframe, ready.after_loss)
         return True
 
+    def _deliver_opus(self, ready: ReadyFrame, codec: RTCRtpCodecParameters) -> bool:
+        """Decode one Opus frame on the event loop, straight into the track's frame queue.
+
+        Why not aiortc's decoder thread: for 20 ms audio frames the hand-over (a
+        ``queue.Queue`` notify into the thread, ``run_coroutine_threadsafe`` and a self-pipe
+        wake-up back) cost the loop more than decoding does (libopus at 16 kHz mono, tens of
+        microseconds). Frames go where aiortc's ``decoder_worker`` puts them, the
+        ``RemoteStreamTrack``'s queue; its end-of-stream ``None`` still comes from the decoder
+        thread when the receiver stops, after every frame put here (nothing is put once
+        ``decoder_thread`` is cleared). The queue is bounded here: past
+        ``max_decoder_backlog`` waiting frames, frames are dropped and the gap is marked lost.
+        """
+        output = self._track_queue()
+        if output is None:
+            return True
+        if output.qsize() >= self.tuning.max_decoder_backlog:
+            self._backlog_drops += 1
+            self._audio_dropped = True
+            return False
+        if self._opus is None:
+            self._opus = FecOpusDecoder()
+        after_loss = self._recover_before(ready, codec, output)
+        rtp_timestamp = ready.frame.timestamp
+        ready.frame.timestamp = self._get("timestamp_mapper").map(rtp_timestamp)
+        self._tap(codec, ready.frame, ready.keyframe, after_loss)
+        for frame in self._opus.decode(ready.frame):
+            output.put_nowait(frame)
+        self._last_audio = (ready.first_seq, rtp_timestamp)
+        self._audio_dropped = False
+        return True
+
+    def _track_queue(self) -> asyncio.Queue[Any] | None:
+        """The queue ``RemoteStreamTrack.recv`` reads (aiortc's decoder thread feeds it)."""
+        track = getattr(self.receiver, "_track", None)
+        return getattr(track, "_queue", None)
+
     def _recover_before(self, ready: ReadyFrame, codec: RTCRtpCodecParameters,
-                        queue: Any) -> bool:
-        """Queue the frame lost right before ``ready`` if ``ready`` carries its FEC data.
+                        output: asyncio.Queue[Any]) -> bool:
+        """Decode the frame lost right before ``ready`` if ``ready`` carries its FEC data.
 
         Returns whether a loss gap still precedes ``ready`` itself (for the ingest's marking).
         """
-        if self._last_audio is None:
-            return ready.after_loss
+        lost_before = ready.after_loss or self._audio_dropped
+        if self._last_audio is None or self._opus is None:
+            return lost_before
         last_seq, last_ts = self._last_audio
         lost = (ready.first_seq - last_seq - 1) & 0xFFFF
         if lost == 0 or lost > MAX_FEC_GAP_PACKETS:
-            return ready.after_loss
+            return lost_before
         data = ready.frame.data
         samples = opus_codec.packet_samples(data)
         if samples == 0 or not opus_codec.has_fec(data):
-            return ready.after_loss
+            return lost_before
         rtp_timestamp = (ready.frame.timestamp - samples) & 0xFFFFFFFF
         # Exactly one frame lost with no DTX pause around it: the recovered frame closes the
         # gap. Otherwise a gap (loss, or DTX then loss) remains before the recovered frame.
         closes_gap = lost == 1 and ((ready.frame.timestamp - last_ts) & 0xFFFFFFFF) == 2 * samples
         recovered = RecoveredFrame(data, self._get("timestamp_mapper").map(rtp_timestamp),
                                    samples)
-        queue.put((codec, recovered))
         self._fec_recovered += 1
         self._tap(codec, recovered, False, not closes_gap, recovered=True)
+        for frame in self._opus.decode(recovered):
+            output.put_nowait(frame)
         return False
 
     def _tap(self, codec: RTCRtpCodecParameters, frame: JitterFrame, keyframe: bool,

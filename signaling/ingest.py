@@ -4,8 +4,10 @@ Every received track is read continuously (aiortc queues frames without bound fo
 nobody reads). Video goes through a latest-frame mailbox: the analysis feeder takes the newest
 frame at ``analysis_fps`` and converts it to RGB in a worker thread, so colour conversion never
 runs on the event loop and a slow pipeline drops frames (counted) instead of building latency.
-Audio is resampled to 16 kHz mono (a few microseconds per 20 ms frame) and written to the
-session's ring buffers.
+Audio arrives already at 16 kHz mono s16 when the receive path decodes Opus itself
+(:class:`signaling.aiortc_patches.FecOpusDecoder`) and is only scaled to float; anything else
+(aiortc's own 48 kHz stereo decoder, when libopus is unavailable) is resampled. Either way it is
+written to the session's ring buffers.
 
 Timestamps: each track is anchored to the interview's media clock at the arrival of its first
 frame and advances with its RTP clock after that, so gaps (loss, freezes, reconnects) stay gaps
@@ -201,7 +203,10 @@ class AudioIngest:
         self.dtx_filled_s = 0.0
         self.lost_s = 0.0
         self.rms = 0.0
-        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE)
+        # channels kept and averaged afterwards: FFmpeg's own mono down-mix adds +3 dB to
+        # centred stereo (as verification.voice.frontend explains), the analysers want the
+        # level that was sent
+        self._resampler = av.AudioResampler(format="fltp", rate=AUDIO_SAMPLE_RATE)
         self._next_pts: float | None = None  # media time of the next resampled sample
 
     async def read(self) -> None:
@@ -233,13 +238,24 @@ class AudioIngest:
                 self._next_pts = start  # timeline restarted (should not happen within a track)
         else:
             self._next_pts = start
-        for out in self._resampler.resample(frame):
-            samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+        for samples in self._to_analysis_rate(frame):
             if len(samples) == 0:
                 continue
-            self.rms = 0.9 * self.rms + 0.1 * float(np.sqrt(np.mean(samples ** 2)))
-            self.session.offer_audio(AudioChunk(samples.copy(), pts=self._next_pts))
+            level = float(np.sqrt(np.dot(samples, samples) / len(samples)))
+            self.rms = 0.9 * self.rms + 0.1 * level
+            self.session.offer_audio(AudioChunk(samples, pts=self._next_pts))
             self._next_pts += len(samples) / AUDIO_SAMPLE_RATE
+
+    def _to_analysis_rate(self, frame: av.AudioFrame) -> list[np.ndarray]:
+        """16 kHz mono float32 samples of one frame (new arrays: the session keeps them).
+
+        Frames that already are 16 kHz mono s16 (the receive path's own Opus decoder) are only
+        scaled, as libswresample would scale them; the resampler is for anything else."""
+        if frame.sample_rate == AUDIO_SAMPLE_RATE and frame.format.name == "s16" \
+                and frame.layout.name == "mono":
+            return [np.multiply(frame.to_ndarray().reshape(-1), 1 / 32768, dtype=np.float32)]
+        return [out.to_ndarray().mean(axis=0, dtype=np.float32)
+                for out in self._resampler.resample(frame)]
 
     @property
     def stats(self) -> AudioIngestStats:

@@ -7,8 +7,9 @@ arrives, ``opus_decode(..., decode_fec=1)`` on N+1 rebuilds N. aiortc decodes Op
 
 The library is the ``libopus`` PyAV's wheel bundles (``av.libs/``; PyAV is already a dependency),
 else the system's. Nothing here is specific to WebRTC; :class:`OpusFecDecoder` is what
-:mod:`signaling.aiortc_patches` runs in aiortc's decoder thread, :class:`OpusEncoder` is used
-by tests and the loss benchmark to produce FEC-carrying streams from real speech.
+:mod:`signaling.aiortc_patches` decodes received audio with (at 16 kHz mono, the analysers'
+format), :class:`OpusEncoder` is used by tests and benchmarks to produce FEC-carrying streams
+from real speech.
 """
 
 from __future__ import annotations
@@ -122,19 +123,41 @@ def has_fec(packet: bytes) -> bool:
     return lib.opus_packet_has_lbrr(packet, len(packet)) == 1
 
 
-class OpusFecDecoder:
-    """A libopus decoder (48 kHz, ``channels`` interleaved s16) with FEC and loss concealment."""
+DECODE_RATES = (8_000, 12_000, 16_000, 24_000, 48_000)  # what opus_decoder_create accepts
 
-    def __init__(self, channels: int = 2) -> None:
+
+class OpusFecDecoder:
+    """A libopus decoder (``channels`` interleaved s16 at ``sample_rate``) with FEC and loss
+    concealment.
+
+    libopus decodes at any of :data:`DECODE_RATES` natively (SILK speech is produced at its
+    internal 8-16 kHz rate, CELT is decimated inside the decoder), so asking for the rate and
+    channel count the consumer wants costs less than decoding 48 kHz stereo and resampling.
+    Frame sizes passed to :meth:`decode_fec` and :meth:`conceal` are in samples *at this
+    decoder's rate*; :func:`packet_samples` (and RTP timestamps) count 48 kHz samples, which
+    :meth:`samples_at_rate` converts.
+    """
+
+    def __init__(self, channels: int = 2, sample_rate: int = SAMPLE_RATE) -> None:
+        if sample_rate not in DECODE_RATES:
+            raise ValueError(f"libopus cannot decode at {sample_rate} Hz")
         self.channels = channels
+        self.sample_rate = sample_rate
         error = ctypes.c_int(0)
         self._lib = libopus()
-        self._state = self._lib.opus_decoder_create(SAMPLE_RATE, channels, ctypes.byref(error))
+        self._state = self._lib.opus_decoder_create(sample_rate, channels, ctypes.byref(error))
         if not self._state or error.value != 0:
             raise OpusUnavailable(f"opus_decoder_create failed ({error.value})")
-        self._pcm = np.zeros(MAX_FRAME_SAMPLES * channels, np.int16)
+        self._max_samples = self.samples_at_rate(MAX_FRAME_SAMPLES)
+        self._pcm = np.zeros(self._max_samples * channels, np.int16)
+
+    def samples_at_rate(self, samples_48k: int) -> int:
+        """A duration in 48 kHz samples (RTP clock, packet_samples) at this decoder's rate."""
+        return samples_48k * self.sample_rate // SAMPLE_RATE
 
     def _run(self, data: bytes | None, frame_size: int, fec: bool) -> np.ndarray:
+        if not self._state:
+            raise ValueError("opus decoder already closed")
         n = self._lib.opus_decode(self._state, data, len(data) if data else 0,
                                   self._pcm.ctypes.data, frame_size, 1 if fec else 0)
         if n < 0:
@@ -143,15 +166,17 @@ class OpusFecDecoder:
 
     def decode(self, packet: bytes) -> np.ndarray:
         """(samples, channels) int16 of one received packet."""
-        return self._run(packet, MAX_FRAME_SAMPLES, fec=False)
+        return self._run(packet, self._max_samples, fec=False)
 
     def decode_fec(self, next_packet: bytes, frame_size: int) -> np.ndarray:
         """The lost frame *before* ``next_packet``, rebuilt from its LBRR data (``frame_size``
-        samples; libopus falls back to concealment if the packet has no LBRR)."""
+        samples at this decoder's rate; libopus falls back to concealment if the packet has no
+        LBRR)."""
         return self._run(next_packet, frame_size, fec=True)
 
     def conceal(self, frame_size: int) -> np.ndarray:
-        """Packet loss concealment for ``frame_size`` samples (extrapolated, not received)."""
+        """Packet loss concealment for ``frame_size`` samples at this decoder's rate
+        (extrapolated, not received)."""
         return self._run(None, frame_size, fec=False)
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_PLI,
@@ -241,6 +241,7 @@ def make_receiver(kind: str, codec: RTCRtpCodecParameters):
     receiver = RTCRtpReceiver(kind, transport)
     receiver._RTCRtpReceiver__codecs[codec.payloadType] = codec
     receiver._RTCRtpReceiver__decoder_thread = SimpleNamespace()  # "running"
+    receiver._track = RemoteStreamTrack(kind)  # what RTCPeerConnection attaches
     receiver._set_rtcp_ssrc(4321)
     return receiver, transport
 
@@ -286,7 +287,9 @@ def test_decoder_backlog_is_bounded():
         codec = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2,
                                       payloadType=111)
         receiver, _ = make_receiver("audio", codec)
-        robust = RobustReceive(receiver, "audio", ReceiveTuning(max_decoder_backlog=10))
+        # opus_fec=False: aiortc's decoder thread decodes (the inline path: test_opus_fec.py)
+        robust = RobustReceive(receiver, "audio",
+                               ReceiveTuning(max_decoder_backlog=10, opus_fec=False))
         for i in range(50):  # the decoder thread never takes anything
             await receiver._handle_rtp_packet(opus_packet(i, i * 960), arrival_time_ms=0)
         robust.close()

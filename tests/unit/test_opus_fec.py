@@ -1,10 +1,12 @@
 """Opus in-band FEC on the receive path: real speech (LibriSpeech, tests/data/speech) encoded
 with libopus the way a browser does at our answer's bitrate, packets dropped, then decoded
-with FEC (``signaling.opus_codec``, wired in by ``signaling.aiortc_patches``)."""
+with FEC (``signaling.opus_codec``, wired in by ``signaling.aiortc_patches``, which decodes
+Opus inline at 16 kHz mono straight into the track's queue)."""
 
 from __future__ import annotations
 
 import asyncio
+import fractions
 from pathlib import Path
 
 import aiortc.rtcrtpreceiver as aiortc_receiver
@@ -21,7 +23,6 @@ from signaling.aiortc_patches import (
     ReceiveTuning,
     RecoveredFrame,
     RobustReceive,
-    _fec_codec,
 )
 from signaling.sdp import AnswerShape
 from tests.unit.test_aiortc_patches import make_receiver
@@ -70,20 +71,24 @@ def test_the_answer_bitrate_makes_libopus_send_fec_for_speech(packets):
         "1688-142285-0002.flac")[:100])
 
 
-def test_fec_rebuilds_lost_speech_that_concealment_only_guesses(packets):
+@pytest.mark.parametrize("rate", [48_000, 16_000])
+def test_fec_rebuilds_lost_speech_that_concealment_only_guesses(packets, rate):
     # isolated losses of packets whose successor carries FEC data, in speech (loud frames)
-    reference = _decode_all(packets)
+    reference = _decode_all(packets, rate)
     loud = [i for i, r in enumerate(reference) if np.abs(r).mean() > 300]
     lost = {i for i in loud[::5] if 0 < i < len(packets) - 1
             and opus_codec.has_fec(packets[i + 1])}
     assert len(lost) >= 30
-    fec, plc = opus_codec.OpusFecDecoder(channels=1), opus_codec.OpusFecDecoder(channels=1)
+    fec = opus_codec.OpusFecDecoder(channels=1, sample_rate=rate)
+    plc = opus_codec.OpusFecDecoder(channels=1, sample_rate=rate)
+    frame = fec.samples_at_rate(FRAME)  # frame sizes count samples at the decoder's rate
+    assert frame == FRAME * rate // 48_000
     gain = []
     for i, packet in enumerate(packets):
         if i in lost:
-            rebuilt = fec.decode_fec(packets[i + 1], FRAME)[:, 0]
-            guessed = plc.conceal(FRAME)[:, 0]
-            assert len(rebuilt) == len(guessed) == FRAME
+            rebuilt = fec.decode_fec(packets[i + 1], frame)[:, 0]
+            guessed = plc.conceal(frame)[:, 0]
+            assert len(rebuilt) == len(guessed) == frame
             gain.append(snr_db(reference[i], rebuilt) - snr_db(reference[i], guessed))
         else:
             fec.decode(packet)
@@ -93,8 +98,8 @@ def test_fec_rebuilds_lost_speech_that_concealment_only_guesses(packets):
     assert np.mean(gain > 0) > 0.8
 
 
-def _decode_all(packets: list[bytes]) -> list[np.ndarray]:
-    decoder = opus_codec.OpusFecDecoder(channels=1)
+def _decode_all(packets: list[bytes], rate: int = 48_000) -> list[np.ndarray]:
+    decoder = opus_codec.OpusFecDecoder(channels=1, sample_rate=rate)
     return [decoder.decode(p)[:, 0] for p in packets]
 
 
@@ -105,7 +110,12 @@ def rtp(seq: int, payload: bytes) -> RtpPacket:
     return packet
 
 
-def test_receiver_queues_the_recovered_frame_before_the_packet_that_carried_it(packets):
+def _track_frames(receiver) -> list[av.AudioFrame]:
+    queue = receiver._track._queue
+    return [queue.get_nowait() for _ in range(queue.qsize())]
+
+
+def test_receiver_decodes_the_recovered_frame_before_the_packet_that_carried_it(packets):
     first = next(i for i in range(5, len(packets) - 3)
                  if all(opus_codec.has_fec(packets[j]) for j in range(i, i + 5)))
     single, burst = first + 1, (first + 3, first + 4)  # one lost, then two in a row
@@ -118,37 +128,96 @@ def test_receiver_queues_the_recovered_frame_before_the_packet_that_carried_it(p
             if seq != single and seq not in burst:
                 await receiver._handle_rtp_packet(rtp(seq, packets[seq]), arrival_time_ms=0)
         robust.close()
-        queue = receiver._RTCRtpReceiver__decoder_queue
-        return [queue.get_nowait() for _ in range(queue.qsize())], tapped, robust.stats
+        thread_queue = receiver._RTCRtpReceiver__decoder_queue.qsize()
+        return _track_frames(receiver), thread_queue, tapped, robust.stats
 
-    queued, tapped, stats = asyncio.run(run())
-    frames = [frame for _, frame in queued]
-    timestamps = [f.timestamp // FRAME for f in frames]
+    frames, thread_queue, tapped, stats = asyncio.run(run())
+    assert thread_queue == 0  # decoded inline: nothing went through aiortc's decoder thread
     # the single loss is rebuilt whole; of the burst only its second frame has FEC data
-    assert timestamps == [0, 1, 2, 3, 4, 6, 7, 8, 9]
-    recovered = [f for f in frames if isinstance(f, RecoveredFrame)]
-    assert [f.timestamp // FRAME for f in recovered] == [3, 6]
-    assert recovered[0].data == packets[single + 1] and recovered[0].samples == FRAME
+    assert [f.pts // FRAME for f in frames] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    for frame in frames:  # the analysers' format; timestamps stay in the 48 kHz RTP clock
+        assert (frame.sample_rate, frame.layout.name, frame.format.name) == (16000, "mono", "s16")
+        assert frame.samples == 320 and frame.time_base == fractions.Fraction(1, 48000)
     assert stats.fec_recovered == 2
     marks = {t.rtp_timestamp // FRAME: (t.recovered, t.after_loss) for t in tapped}
     assert marks[3] == (True, False) and marks[4] == (False, False)  # the gap is closed
     assert marks[6] == (True, True) and marks[7] == (False, False)  # frame 5 stays lost
-    assert all(isinstance(codec, type(_fec_codec(OPUS))) for codec, _ in queued)
+
+    # the rebuilt frames are libopus' FEC decode of the next packet, in stream order
+    reference = opus_codec.OpusFecDecoder(channels=1, sample_rate=16000)
+    expected = []
+    for seq in range(first - 2, first + 8):
+        if seq in (single, burst[1]):
+            expected.append(reference.decode_fec(packets[seq + 1], 320)[:, 0])
+        elif seq != burst[0]:
+            expected.append(reference.decode(packets[seq])[:, 0])
+    for frame, samples in zip(frames, expected, strict=True):
+        np.testing.assert_array_equal(frame.to_ndarray().reshape(-1), samples)
 
 
-def test_decoder_thread_gets_the_fec_decoder_only_for_marked_codecs(packets):
-    RobustReceive(make_receiver("audio", OPUS)[0], "audio")  # installs the hook
-    assert isinstance(aiortc_receiver.get_decoder(OPUS), OpusDecoder)
-    decoder = aiortc_receiver.get_decoder(_fec_codec(OPUS))
-    assert isinstance(decoder, FecOpusDecoder)
+def test_fec_decoder_makes_16k_mono_frames_in_rtp_time(packets):
+    decoder = FecOpusDecoder()
     from aiortc.jitterbuffer import JitterFrame
 
     [normal] = decoder.decode(JitterFrame(packets[10], timestamp=10 * FRAME))
     [rebuilt] = decoder.decode(RecoveredFrame(packets[12], timestamp=11 * FRAME, samples=FRAME))
     for frame, pts in ((normal, 10 * FRAME), (rebuilt, 11 * FRAME)):
-        assert frame.samples == FRAME and frame.layout.name == "stereo"
-        assert frame.format.name == "s16" and frame.sample_rate == 48000 and frame.pts == pts
+        assert frame.samples == 320 and frame.layout.name == "mono"
+        assert frame.format.name == "s16" and frame.sample_rate == 16000 and frame.pts == pts
     assert decoder.decode(JitterFrame(b"\xff\xff\xff", timestamp=0)) == []  # corrupt: skipped
+    # nothing global is patched: aiortc's decoder thread still gets its own Opus decoder
+    RobustReceive(make_receiver("audio", OPUS)[0], "audio")
+    assert isinstance(aiortc_receiver.get_decoder(OPUS), OpusDecoder)
+
+
+def test_inline_decoding_keeps_the_track_queue_bounded_and_marks_drops_as_loss(packets):
+    async def run():
+        receiver, _ = make_receiver("audio", OPUS)
+        tapped = []
+        robust = RobustReceive(receiver, "audio", ReceiveTuning(max_decoder_backlog=10),
+                               on_encoded=tapped.append)
+        for seq in range(40):  # nobody reads the track
+            await receiver._handle_rtp_packet(rtp(seq, packets[seq]), arrival_time_ms=0)
+        size = receiver._track._queue.qsize()
+        _track_frames(receiver)  # the reader catches up
+        await receiver._handle_rtp_packet(rtp(40, packets[40]), arrival_time_ms=0)
+        return size, tapped, robust.stats
+
+    size, tapped, stats = asyncio.run(run())
+    assert size == 10 and stats.decoder_backlog_drops == 30
+    marks = {(t.rtp_timestamp // FRAME, t.recovered): t.after_loss
+             for t in tapped if t.rtp_timestamp >= 39 * FRAME}
+    # the dropped frames are a loss gap: marked on frame 39 rebuilt from packet 40's FEC data,
+    # else on frame 40 itself (never taken for DTX silence)
+    assert marks == ({(39, True): True, (40, False): False} if opus_codec.has_fec(packets[40])
+                     else {(40, False): True})
+
+
+def test_end_of_stream_follows_every_inline_frame(packets):
+    """A started receiver (real decoder thread): stopping it ends the track after the frames."""
+    from aiortc.mediastreams import MediaStreamError
+    from aiortc.rtcrtpparameters import RTCRtpDecodingParameters, RTCRtpReceiveParameters
+
+    async def run():
+        receiver, transport = make_receiver("audio", OPUS)
+        receiver._RTCRtpReceiver__decoder_thread = None
+        transport._register_rtp_receiver = transport._unregister_rtp_receiver = \
+            lambda *args: None
+        RobustReceive(receiver, "audio")
+        await receiver.receive(RTCRtpReceiveParameters(
+            codecs=[OPUS], encodings=[RTCRtpDecodingParameters(ssrc=99, payloadType=111)]))
+        for seq in range(20):
+            await receiver._handle_rtp_packet(rtp(seq, packets[seq]), arrival_time_ms=0)
+        await receiver.stop()
+        await receiver._handle_rtp_packet(rtp(20, packets[20]), arrival_time_ms=0)  # too late
+        got = []
+        with pytest.raises(MediaStreamError):
+            while True:
+                got.append(await asyncio.wait_for(receiver.track.recv(), 5))
+        return got
+
+    got = asyncio.run(run())
+    assert [f.pts // FRAME for f in got] == list(range(20))
 
 
 def test_without_fec_tuning_the_stock_opus_decoder_is_used(packets):
