@@ -58,10 +58,15 @@ def _candidates() -> list[str]:
 
 @lru_cache(maxsize=1)
 def libopus() -> ctypes.CDLL:
-    """The loaded library with the prototypes this module uses (cached; raises if absent)."""
+    """The loaded library with the prototypes this module uses (cached; raises if absent).
+
+    Loaded as ``PyDLL``: calls keep the GIL. A 20 ms frame decodes in ~25 us on the event loop,
+    and a ``CDLL`` call releases the GIL and must win it back from the analysis threads, which
+    under load costs far more than the decode itself (up to the 5 ms switch interval, per frame).
+    """
     for path in _candidates():
         try:
-            lib = ctypes.CDLL(path)
+            lib = ctypes.PyDLL(path)
         except OSError:
             continue
         if not all(hasattr(lib, name) for name in ("opus_decoder_create", "opus_decode")):

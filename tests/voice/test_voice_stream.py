@@ -162,3 +162,51 @@ def test_aasist_is_a_weak_cue_on_real_speech(registry):
     assert len(cues) == 1
     assert cues[0].outcome is Outcome.INCONCLUSIVE  # real speech never scores as "strong"
     assert 0.0 <= cues[0].details["real_speech_tail_probability"] <= 1.0
+
+
+def test_aasist_runs_on_the_low_priority_background_lane_in_a_live_stream(registry,
+                                                                          monkeypatch):
+    """In a session the expensive anti-spoofing window never occupies a frame worker; its
+    evidence still arrives (at the latest when the stream is closed)."""
+    import asyncio
+    import threading
+
+    import verification.voice.analyzer as voice_analyzer
+    from verification.runtime import InferenceExecutor, ThreadBudget
+    from verification.types import AudioChunk
+
+    threads: list[str] = []
+    real_score = voice_analyzer.score_window
+
+    def score_and_note_thread(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        threads.append(threading.current_thread().name)
+        return real_score(*args, **kwargs)
+
+    monkeypatch.setattr(voice_analyzer, "score_window", score_and_note_thread)
+    analyzer = VoiceAnalyzer(registry, VoiceConfig(run_antispoof=True))
+    audio = one_speaker()
+
+    async def session() -> list:
+        executor = InferenceExecutor(ThreadBudget(workers=1, intra_op_threads=1))
+        try:
+            stream = analyzer.open_stream(SessionContext("t"), executor)
+            stream.start()
+            for i in range(0, len(audio), SR // 50):
+                stream.offer_audio(AudioChunk(audio[i:i + SR // 50], pts=i / SR))
+                await asyncio.sleep(0)
+            collected: list = []
+
+            async def drain() -> None:
+                async for item in stream.evidence():
+                    collected.append(item)
+
+            drainer = asyncio.ensure_future(drain())
+            final = await stream.aclose()
+            await drainer
+            return collected + final
+        finally:
+            executor.shutdown()
+
+    evidence = asyncio.run(session())
+    assert threads == ["inference_background"]
+    assert len([e for e in evidence if e.code == "synthetic_speech_cue"]) == 1

@@ -7,18 +7,28 @@ Work is taken in two lanes. A video frame is waited for (frame -> evidence laten
 live interviews are held to, and what admission control measures); an audio block or a
 summary is not: it sits in a ring buffer that holds seconds. So a worker that frees up takes
 the oldest *frame* first and otherwise the oldest other job: under load, frames no longer queue
-behind a speaker-embedding or anti-spoofing block of another interview, and the audio analysis
-catches up whenever no frame waits. The queue is bounded by the callers (each analyzer stream
-has at most one job in flight per lane), not here.
+behind a speaker-embedding or anti-spoofing block of another interview. A normal job that has
+waited ``max_normal_wait_s`` goes next anyway, so a pool that always has a frame waiting still
+keeps the audio analysis moving (it falls behind by at most that much per job, never without
+bound). The lanes are bounded by the callers (each analyzer stream has at most one job in
+flight per lane), not here.
+
+A third, *background* lane is for the rare expensive call whose result nobody waits for live
+(the voice anti-spoofing network: ~0.6 s of CPU for one 4 s window). Run in a worker it holds
+one of the two cores' workers for that long, and every frame of every interview queues behind
+the other. Instead one extra thread runs such jobs at the lowest CPU priority (nice 19): the
+kernel gives it what the latency-critical workers leave over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
-import queue
+import logging
+import os
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
@@ -27,9 +37,9 @@ from verification.runtime.providers import ThreadBudget
 
 T = TypeVar("T")
 
-URGENT = 0  # a video frame someone is waiting for
-NORMAL = 1  # audio blocks, summaries, one-off jobs
-_STOP = 2  # after everything queued before it
+log = logging.getLogger(__name__)
+
+MAX_NORMAL_WAIT_S = 0.5
 
 
 def _bind(fn: Callable[..., T], args: tuple, kwargs: dict) -> Callable[[], T]:
@@ -37,70 +47,117 @@ def _bind(fn: Callable[..., T], args: tuple, kwargs: dict) -> Callable[[], T]:
 
 
 class InferenceExecutor:
-    def __init__(self, budget: ThreadBudget | None = None) -> None:
+    def __init__(self, budget: ThreadBudget | None = None,
+                 max_normal_wait_s: float = MAX_NORMAL_WAIT_S) -> None:
         self.budget = budget or ThreadBudget.for_machine()
         self.budget.validate()
-        self._jobs: queue.PriorityQueue[tuple[int, int, Future | None, Callable | None]] = \
-            queue.PriorityQueue()
-        self._order = itertools.count()  # FIFO within a lane
+        self.max_normal_wait_s = max_normal_wait_s
+        self._urgent: deque[tuple[Future, Callable[[], object]]] = deque()
+        self._normal: deque[tuple[float, Future, Callable[[], object]]] = deque()
+        self._ready = threading.Condition()
         self._closed = False
-        self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._work, name=f"inference_{i}", daemon=True)
                          for i in range(self.budget.workers)]
         for thread in self._threads:
             thread.start()
+        self._background: deque[tuple[Future, Callable[[], object]]] = deque()
+        self._background_ready = threading.Condition()
+        self._background_thread: threading.Thread | None = None  # started on first use
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn`` in the pool (normal lane) and wait for its result."""
-        return await asyncio.wrap_future(self._submit(NORMAL, _bind(fn, args, kwargs)))
+        return await asyncio.wrap_future(self._submit(False, _bind(fn, args, kwargs)))
 
     async def run_urgent(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Like :meth:`run`, ahead of every normal job still waiting (video frames)."""
-        return await asyncio.wrap_future(self._submit(URGENT, _bind(fn, args, kwargs)))
+        """Like :meth:`run`, ahead of the normal jobs still waiting (video frames)."""
+        return await asyncio.wrap_future(self._submit(True, _bind(fn, args, kwargs)))
 
     def submit(self, fn: Callable[..., T], *args: object, **kwargs: object) -> Future:
-        return self._submit(NORMAL, _bind(fn, args, kwargs))
+        return self._submit(False, _bind(fn, args, kwargs))
 
-    def _submit(self, lane: int, job: Callable[[], T]) -> Future:
+    def submit_background(self, fn: Callable[..., T], *args: object, **kwargs: object) -> Future:
+        """Run ``fn`` on the low-priority background thread; poll or wait on the future."""
         future: Future = Future()
-        with self._lock:
+        with self._background_ready:
             if self._closed:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            self._jobs.put((lane, next(self._order), future, job))
+            if self._background_thread is None:
+                self._background_thread = threading.Thread(
+                    target=self._work_background, name="inference_background", daemon=True)
+                self._background_thread.start()
+            self._background.append((future, _bind(fn, args, kwargs)))
+            self._background_ready.notify()
         return future
 
-    def _work(self) -> None:
-        while True:
-            lane, _, future, job = self._jobs.get()
-            if lane == _STOP or future is None or job is None:
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                result = job()
-            except BaseException as err:  # handed to the awaiting caller, as a pool would
-                future.set_exception(err)
+    def _submit(self, urgent: bool, job: Callable[[], T]) -> Future:
+        future: Future = Future()
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            if urgent:
+                self._urgent.append((future, job))
             else:
-                future.set_result(result)
+                self._normal.append((time.monotonic(), future, job))
+            self._ready.notify()
+        return future
+
+    def _next(self) -> tuple[Future, Callable[[], object]] | None:
+        with self._ready:
+            while not (self._urgent or self._normal or self._closed):
+                self._ready.wait()
+            if self._normal and (not self._urgent or time.monotonic() - self._normal[0][0]
+                                 >= self.max_normal_wait_s):
+                _, future, job = self._normal.popleft()
+                return future, job
+            if self._urgent:
+                return self._urgent.popleft()
+            return None  # closed and drained
+
+    def _work(self) -> None:
+        while (item := self._next()) is not None:
+            _run_job(*item)
+
+    def _work_background(self) -> None:
+        try:  # Linux: a thread's own nice value (raising it needs no privilege)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError) as err:
+            log.info("background inference runs at normal priority (%s)", err)
+        while True:
+            with self._background_ready:
+                while not (self._background or self._closed):
+                    self._background_ready.wait()
+                if not self._background:
+                    return
+                item = self._background.popleft()
+            _run_job(*item)
 
     def shutdown(self, wait: bool = True) -> None:
         """Cancel the jobs not yet started, let running ones finish, stop the workers."""
-        with self._lock:
+        with self._ready, self._background_ready:
             if self._closed:
                 return
             self._closed = True
-            pending = []
-            while True:
-                try:
-                    pending.append(self._jobs.get_nowait())
-                except queue.Empty:
-                    break
-            for _, _, future, _ in pending:
-                if future is not None:
-                    future.cancel()
-            for _ in self._threads:
-                self._jobs.put((_STOP, next(self._order), None, None))
+            for future, _ in (*self._urgent, *self._background):
+                future.cancel()
+            for _, future, _ in self._normal:
+                future.cancel()
+            self._urgent.clear()
+            self._normal.clear()
+            self._background.clear()
+            self._ready.notify_all()
+            self._background_ready.notify_all()
         if wait:
-            for thread in self._threads:
-                if thread is not threading.current_thread():
+            for thread in (*self._threads, self._background_thread):
+                if thread is not None and thread is not threading.current_thread():
                     thread.join()
+
+
+def _run_job(future: Future, job: Callable[[], object]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = job()
+    except BaseException as err:  # handed to whoever waits on the future, as a pool would
+        future.set_exception(err)
+    else:
+        future.set_result(result)

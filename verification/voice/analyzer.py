@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,8 @@ class VoiceStream(AnalyzerStream):
         self._spoof_start: float | None = None
         self._spoof_last: float | None = None
         self._spoof_cues: list[tuple[float, float, SpoofCue]] = []
+        # windows being scored on the executor's background lane: (start, end, future)
+        self._spoof_pending: list[tuple[float, float, Future]] = []
         self._pause_bands: deque[np.ndarray] = deque(maxlen=NOISE_CHUNKS)
         self._short_speech: list[np.ndarray] = []  # the first speech, for short sessions
         self._short_speech_n = 0
@@ -154,25 +157,51 @@ class VoiceStream(AnalyzerStream):
                          details={"threshold": self._a.config.match_threshold,
                                   "speech_s": round(HOP_S * len(recent), 1)})]
 
-    def _spoof_feed(self, chunk: np.ndarray, t: float) -> list[Evidence]:
-        """Buffer speech for AASIST; score a full window now and then (it is expensive)."""
-        if not self._a.config.run_antispoof or len(self._spoof_cues) >= MAX_SPOOF_WINDOWS:
-            return []
+    def _spoof_feed(self, chunk: np.ndarray, t: float) -> None:
+        """Buffer speech for AASIST; have a full window scored now and then.
+
+        AASIST costs ~0.6 s of CPU per window: it runs on the executor's low-priority
+        background lane (its evidence is advisory and nobody waits for it live) and its
+        evidence is collected by :meth:`_spoof_collect` once ready."""
+        scored = len(self._spoof_cues) + len(self._spoof_pending)
+        if not self._a.config.run_antispoof or scored >= MAX_SPOOF_WINDOWS:
+            return
         if self._spoof_last is not None and t - self._spoof_last < SPOOF_SPACING_S:
-            return []
+            return
         if self._spoof_start is None:
             self._spoof_start = t
         self._spoof_buffer.append(chunk)
         self._spoof_buffered += len(chunk)
         if self._spoof_buffered < WINDOW_SAMPLES:
-            return []
+            return
         speech = np.concatenate(self._spoof_buffer)
         start = self._spoof_start
         self._spoof_buffer, self._spoof_buffered, self._spoof_start = [], 0, None
         self._spoof_last = t
-        cue = score_window(self._a.antispoof, speech)
-        self._spoof_cues.append((start, t, cue))
-        return [self._spoof_evidence(start, t, cue)]
+        if self._executor is not None:
+            future = self._executor.submit_background(score_window, self._a.antispoof, speech)
+        else:  # a stream driven synchronously, without an executor (tools, tests): score now
+            future = Future()
+            future.set_result(score_window(self._a.antispoof, speech))
+        self._spoof_pending.append((start, t, future))
+
+    def _spoof_collect(self, wait: bool) -> list[Evidence]:
+        """Evidence of the anti-spoofing windows scored since the last call (``wait``: all of
+        them, at the end of the interview)."""
+        out, still = [], []
+        for start, end, future in self._spoof_pending:
+            if not wait and not future.done():
+                still.append((start, end, future))
+                continue
+            try:
+                cue = future.result()
+            except Exception:  # a failed advisory cue must not lose the interview's evidence
+                log.exception("anti-spoofing window %.1f-%.1f s failed", start, end)
+                continue
+            self._spoof_cues.append((start, end, cue))
+            out.append(self._spoof_evidence(start, end, cue))
+        self._spoof_pending = still
+        return out
 
     def _spoof_evidence(self, start: float, end: float, cue: SpoofCue) -> Evidence:
         where = ("above every real-speech score measured" if cue.strong
@@ -227,15 +256,16 @@ class VoiceStream(AnalyzerStream):
                 for window in self._collector.add(chunk, t):
                     self._keep_window(window)
                     self._since_verify += 1
-                out.extend(self._spoof_feed(chunk, t))
+                self._spoof_feed(chunk, t)
         out.extend(self._verify_recent())
+        out.extend(self._spoof_collect(wait=False))
         self._samples += len(audio.samples)
         return out
 
     def summarize(self) -> Iterable[Evidence]:
         if not self._enrol_done:
             self._enrol_supplied()
-        out: list[Evidence] = []
+        out: list[Evidence] = self._spoof_collect(wait=True)
         last = self._segmenter.finish(self._samples)
         if last is not None:
             out.append(self._segment_evidence(last))
