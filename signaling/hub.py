@@ -299,5 +299,5 @@ class InterviewHub:
             self._sampler.cancel()
             await asyncio.gather(self._sampler, return_exceptions=True)
         await self.loop_lag.stop()
-        if self._ctx is not None:
-            self._ctx.executor.shutdown(wait=False)
+        if self._ctx is not None:  # the workers finish what they run (no native call cut off)
+            await asyncio.to_thread(self._ctx.executor.shutdown, True)

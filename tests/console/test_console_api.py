@@ -341,3 +341,52 @@ def test_two_reviewers_deciding_at_once_make_one_verdict_and_a_409(console, monk
     assert [o.body["reviewer"] for o in overrides] == ["rob"]
     view = rita.get(f"/console/api/sessions/{session_id}").json()
     assert view["current_decision"] == "reject"
+
+
+def test_two_decisions_racing_in_threads_make_one_verdict(console, monkeypatch):
+    """Both deciders try to read the latest verdict at the same moment and then wait for each
+    other (a barrier right after the read): one wins, the other is told the session was
+    decided meanwhile, on SQLite (which ignores FOR UPDATE) as on PostgreSQL."""
+    import threading
+
+    import verification.workflow.conclude as conclude_module
+    from verification.workflow import repository as repo
+    from verification.workflow.conclude import StaleDecisionError
+
+    session_id = make_concluded(console, "APP-CONSOLE-RACE-THREADS", [ONE_FACE])
+    workflow = console.core.workflow
+    with workflow.sessions() as db:
+        automatic = repo.latest_verdict(db, session_id).id
+    barrier = threading.Barrier(2, timeout=1.0)
+    real_latest = repo.latest_verdict
+
+    def latest_then_wait_for_the_other(db, sid):  # noqa: ANN001, ANN202
+        latest = real_latest(db, sid)
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other decider is held at the lock: it reads after this one commits
+        return latest
+
+    monkeypatch.setattr(conclude_module.repo, "latest_verdict", latest_then_wait_for_the_other)
+    outcomes: list[str] = []
+
+    def decide(reviewer: str, decision: str) -> None:
+        try:
+            workflow.override(session_id, decision, reviewer, "racing", decided_on=automatic)
+            outcomes.append("decided")
+        except StaleDecisionError:
+            outcomes.append("stale")
+
+    threads = [threading.Thread(target=decide, args=("rita", "pass")),
+               threading.Thread(target=decide, args=("rob", "reject"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["decided", "stale"]
+    monkeypatch.undo()
+    with workflow.sessions() as db:
+        overrides = db.scalars(select(VerdictRow).where(VerdictRow.session_id == session_id,
+                                                        VerdictRow.kind == "override")).all()
+    assert len(overrides) == 1

@@ -183,6 +183,10 @@ class AnalyzerStream(ABC):
             self._audio_blocks += 1
             await self._emit(evidence)
 
+    async def before_summary(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """On the event loop, once the inputs are drained and before :meth:`summarize`: wait
+        here (not in an inference worker) for work the stream handed elsewhere."""
+
     # -- output ----------------------------------------------------------------------------
     async def evidence(self) -> AsyncIterator[Evidence]:
         while (item := await self._out.get()) is not None:
@@ -195,6 +199,7 @@ class AnalyzerStream(ABC):
         self._audio_ready.set()
         if self._workers:
             await asyncio.gather(*self._workers)
+        await self.before_summary()
         try:
             final = await self._executor.run(lambda: list(self.summarize()))
         except Exception:

@@ -14,10 +14,12 @@ bound). The lanes are bounded by the callers (each analyzer stream has at most o
 flight per lane), not here.
 
 A third, *background* lane is for the rare expensive call whose result nobody waits for live
-(the voice anti-spoofing network: ~0.6 s of CPU for one 4 s window). Run in a worker it holds
+(the voice anti-spoofing network: 0.6-1.6 s of CPU for one 4 s window). Run in a worker it holds
 one of the two cores' workers for that long, and every frame of every interview queues behind
 the other. Instead one extra thread runs such jobs at the lowest CPU priority (nice 19): the
-kernel gives it what the latency-critical workers leave over.
+kernel gives it what the latency-critical workers leave over. The nice value is the thread's
+own: with one intra-op thread (the default budget) onnxruntime computes in the calling thread;
+with more, its pool threads keep normal priority.
 """
 
 from __future__ import annotations

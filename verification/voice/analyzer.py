@@ -22,6 +22,7 @@ Evidence it produces:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -52,6 +53,10 @@ from verification.voice.voiceprint import (
 from verification.voice.windows import HOP_S, SpeechWindow, SpeechWindowCollector, mean_voiceprint
 
 log = logging.getLogger(__name__)
+
+# How long the end of an interview waits for an anti-spoofing window still being scored on the
+# executor's low-priority lane (~0.6-1.5 s of CPU each; longer only on a saturated machine).
+SPOOF_WAIT_S = 30.0
 
 MIN_SPEECH_SECONDS = 1.0  # speech presence
 MIN_VOICEPRINT_SPEECH_S = 3.0  # below this the session voiceprint is not trusted
@@ -182,16 +187,30 @@ class VoiceStream(AnalyzerStream):
             future = self._executor.submit_background(score_window, self._a.antispoof, speech)
         else:  # a stream driven synchronously, without an executor (tools, tests): score now
             future = Future()
-            future.set_result(score_window(self._a.antispoof, speech))
+            try:
+                future.set_result(score_window(self._a.antispoof, speech))
+            except Exception as err:  # reported by _spoof_collect like a background failure
+                future.set_exception(err)
         self._spoof_pending.append((start, t, future))
 
-    def _spoof_collect(self, wait: bool) -> list[Evidence]:
-        """Evidence of the anti-spoofing windows scored since the last call (``wait``: all of
-        them, at the end of the interview)."""
+    async def before_summary(self) -> None:
+        """Wait on the event loop for windows still being scored, so that :meth:`summarize`
+        (which runs in an inference worker) never blocks a worker on the background lane."""
+        pending = [asyncio.wrap_future(future) for _, _, future in self._spoof_pending]
+        if pending:
+            await asyncio.wait(pending, timeout=SPOOF_WAIT_S)
+
+    def _spoof_collect(self, final: bool) -> list[Evidence]:
+        """Evidence of the anti-spoofing windows scored since the last call (``final``: the
+        end of the interview; a window still not scored then is logged and left out)."""
         out, still = [], []
         for start, end, future in self._spoof_pending:
-            if not wait and not future.done():
-                still.append((start, end, future))
+            if not future.done():
+                if final:
+                    log.warning("anti-spoofing window %.1f-%.1f s not scored within %.0f s of "
+                                "the end: left out", start, end, SPOOF_WAIT_S)
+                else:
+                    still.append((start, end, future))
                 continue
             try:
                 cue = future.result()
@@ -258,14 +277,14 @@ class VoiceStream(AnalyzerStream):
                     self._since_verify += 1
                 self._spoof_feed(chunk, t)
         out.extend(self._verify_recent())
-        out.extend(self._spoof_collect(wait=False))
+        out.extend(self._spoof_collect(final=False))
         self._samples += len(audio.samples)
         return out
 
     def summarize(self) -> Iterable[Evidence]:
         if not self._enrol_done:
             self._enrol_supplied()
-        out: list[Evidence] = self._spoof_collect(wait=True)
+        out: list[Evidence] = self._spoof_collect(final=True)
         last = self._segmenter.finish(self._samples)
         if last is not None:
             out.append(self._segment_evidence(last))

@@ -15,8 +15,8 @@ reported in the quality evidence, but not used to decide: the media at hand has 
 recordings to validate them on, and WebRTC's own codec band-limits genuine speech at low
 bitrates, so they did not prove out.
 
-AASIST costs 0.8-1.6 s of CPU per 4 s window on this (shared, 2-core) machine, so a session
-scores at most ``MAX_WINDOWS`` window of speech.
+AASIST costs 0.6-1.6 s of CPU per 4 s window on this 2-core machine (0.6 when it is quiet), so
+a session scores at most ``MAX_WINDOWS`` window of speech.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from verification.voice.antispoof import WINDOW_SAMPLES, AasistDetector
 REAL_SPEECH_MARGIN_QUANTILES = (-4.89, -0.44, 0.84, 1.61, 2.82, 3.62, 4.43, 4.89, 5.54, 6.78,
                                 9.98)
 STRONG_MARGIN = 12.0  # above the highest real-speech margin (9.98) by a clear step
-MAX_WINDOWS = 1  # one window per interview: the cue is advisory, and ~1.5 s of CPU each
+MAX_WINDOWS = 1  # one window per interview: the cue is advisory, and 0.6-1.6 s of CPU each
 MIN_SPACING_S = 30.0
 
 

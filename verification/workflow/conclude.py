@@ -112,6 +112,11 @@ def record_override(db: Session, session_id: str, decision: str, reviewer: str, 
     session = repo.get_session(db, session_id, lock=True)
     if session is None:
         raise KeyError(session_id)
+    # Write before reading the latest verdict: PostgreSQL already holds the row lock (FOR
+    # UPDATE), but SQLite ignores FOR UPDATE and only takes its write lock at the first write,
+    # so without this two deciders could both read the same "latest" verdict.
+    session.updated_at = now
+    db.flush()
     previous = repo.latest_verdict(db, session_id)
     if decided_on is not None and (previous is None or previous.id != decided_on):
         raise StaleDecisionError(session_id)
