@@ -37,7 +37,10 @@ class DecisionResult:
 
 
 def decide(svc: ConsoleServices, user: ConsoleUser, session_id: str, decision: str,
-           note: str) -> DecisionResult:
+           note: str, decided_on: int | None = None) -> DecisionResult:
+    """``decided_on``: the verdict id the reviewer's page showed as current (None: the latest
+    one read here). Another decision recorded since then makes this one 409
+    ``decided_meanwhile``."""
     verdict = CONSOLE_DECISIONS[decision]
     with svc.sessions() as db:
         if repo.get_session(db, session_id) is None:
@@ -55,12 +58,14 @@ def decide(svc: ConsoleServices, user: ConsoleUser, session_id: str, decision: s
         if required_action(automatic.decision, verdict) is Action.OVERTURN_REJECT:
             raise FourEyesError(str(err)) from None
         raise ForbiddenRoleError(str(err)) from None
+    basis = decided_on if decided_on is not None else (latest.id if latest else None)
     try:
         result = svc.core.workflow.override(session_id, verdict, user.username, note,
-                                            decided_on=latest.id if latest else None)
+                                            decided_on=basis)
     except StaleDecisionError:
         raise DecidedMeanwhileError(
-            f"session {session_id} was decided by someone else meanwhile: reload it") from None
+            f"session {session_id} was decided meanwhile (by someone else or in another "
+            "window): reload it to see that decision") from None
     release(svc.sessions, session_id, user.username, force=True)
     svc.record(user.username, user.role.value, action.value, f"session:{session_id}",
                decision=verdict, automatic=automatic.decision, event_id=result.event_id)

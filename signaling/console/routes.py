@@ -61,6 +61,9 @@ class NoteRequest(BaseModel):
 class DecisionRequest(BaseModel):
     decision: Literal["approve", "reject"]
     note: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+    # the session view's ``current_verdict_id`` the reviewer decided on (optional for API
+    # clients: without it the server checks against the latest verdict it reads itself)
+    verdict_id: int | None = Field(default=None, ge=1)
 
     @field_validator("note")
     @classmethod
@@ -237,7 +240,8 @@ def post_note(session_id: str, body: NoteRequest, request: Request,
 def post_decision(session_id: str, body: DecisionRequest, request: Request,
                   user: Annotated[ConsoleUser, Depends(console_user(Action.DECIDE))]
                   ) -> JSONResponse:
-    result = decide(services(request), user, session_id, body.decision, body.note)
+    result = decide(services(request), user, session_id, body.decision, body.note,
+                    decided_on=body.verdict_id)
     return _json({"decision": result.decision, "event_id": result.event_id})
 
 

@@ -95,6 +95,9 @@ def session_view(core: Any, db: Session, session_id: str) -> dict[str, Any]:
             "kind": shown.kind, "decided_at": iso(shown.created_at),
             "reasons": tl.reasons(shown.body or {}, rows, clock)},
         "current_decision": row.decision,
+        # the verdict this view shows as current: a decision sent from it names it, so one
+        # made on a stale page (someone decided since) is refused instead of silently winning
+        "current_verdict_id": verdicts[-1].id if verdicts else None,
         "timeline": tl.timeline(rows, clock),
         "face_match": series,
         "match_score": score,

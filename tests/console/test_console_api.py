@@ -390,3 +390,23 @@ def test_two_decisions_racing_in_threads_make_one_verdict(console, monkeypatch):
         overrides = db.scalars(select(VerdictRow).where(VerdictRow.session_id == session_id,
                                                         VerdictRow.kind == "override")).all()
     assert len(overrides) == 1
+
+
+def test_a_decision_from_a_stale_page_is_refused(console):
+    """The page sends the verdict it shows; a decision recorded since then wins."""
+    session_id = make_concluded(console, "APP-CONSOLE-STALE-PAGE", [ONE_FACE])
+    rita, rita_h = browser(console, "rita")
+    rob, rob_h = browser(console, "rob")
+    url = f"/console/api/sessions/{session_id}/decision"
+    shown = rita.get(f"/console/api/sessions/{session_id}").json()["current_verdict_id"]
+    assert shown is not None
+    assert rob.post(url, json={"decision": "reject", "note": "not him",
+                               "verdict_id": shown}, headers=rob_h).status_code == 200
+    stale = rita.post(url, json={"decision": "approve", "note": "fine",
+                                 "verdict_id": shown}, headers=rita_h)
+    assert stale.status_code == 409 and stale.json()["code"] == "decided_meanwhile"
+    fresh = rita.get(f"/console/api/sessions/{session_id}").json()
+    assert fresh["current_decision"] == "reject" and fresh["current_verdict_id"] != shown
+    assert rita.post(url, json={"decision": "approve", "note": "seen rob's; still fine",
+                                "verdict_id": fresh["current_verdict_id"]},
+                     headers=rita_h).status_code == 200

@@ -11,8 +11,10 @@ export function renderDecisions(list, decisions) {
     d.note ? el('blockquote', {}, d.note) : null)));
 }
 
-/** Wire the decision panel for session `id`; `onDecided(result)` runs after a success. */
-export function setupDecision(id, onDecided) {
+/** Wire the decision panel for session `id`; `onDecided(result)` runs after a success;
+ * `shownVerdict()` is the verdict id the page shows as current (sent with the decision, so
+ * a decision made on a page someone else has decided on since is refused). */
+export function setupDecision(id, onDecided, shownVerdict = () => null) {
   const form = document.getElementById('decision-form');
   const note = document.getElementById('decision-note');
   const error = document.getElementById('decision-error');
@@ -57,7 +59,7 @@ export function setupDecision(id, onDecided) {
     confirm.disabled = true;
     try {
       const response = await api(`sessions/${encodeURIComponent(id)}/decision`,
-        { method: 'POST', body: { decision: chosen, note: text } });
+        { method: 'POST', body: { decision: chosen, note: text, verdict_id: shownVerdict() } });
       form.hidden = true;
       note.value = '';
       Object.values(buttons).forEach((b) => { b.disabled = true; });

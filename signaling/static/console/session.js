@@ -186,7 +186,8 @@ async function start() {
   setupVideo();
   setupNotes();
   setupExport();
-  setupDecision(id, async () => { await refresh(); });
+  setupDecision(id, async () => { await refresh(); },
+    () => (view ? view.current_verdict_id : null));
   document.getElementById('claim-toggle').addEventListener('click', (e) => claim(e.target.dataset.action));
   if (!view.claimed_by) await claim('claim'); // opening a session claims it, so nobody doubles up
 }
