@@ -42,6 +42,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_NORMAL_WAIT_S = 0.5
+BACKGROUND_NICE = 19  # the lowest priority: what the latency-critical threads leave over
 
 
 def _bind(fn: Callable[..., T], args: tuple, kwargs: dict) -> Callable[[], T]:
@@ -121,7 +122,7 @@ class InferenceExecutor:
 
     def _work_background(self) -> None:
         try:  # Linux: a thread's own nice value (raising it needs no privilege)
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
         except (AttributeError, OSError) as err:
             log.info("background inference runs at normal priority (%s)", err)
         while True:
