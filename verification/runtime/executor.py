@@ -44,9 +44,8 @@ log = logging.getLogger(__name__)
 MAX_NORMAL_WAIT_S = 0.5
 BACKGROUND_NICE = 19  # the lowest priority: what the latency-critical threads leave over
 
-
-def _bind(fn: Callable[..., T], args: tuple, kwargs: dict) -> Callable[[], T]:
-    return functools.partial(fn, *args, **kwargs)
+URGENT, NORMAL, BACKGROUND = "urgent", "normal", "background"
+_Job = tuple[float, Future, Callable[[], object]]  # (queued at, its future, the call)
 
 
 class InferenceExecutor:
@@ -55,99 +54,90 @@ class InferenceExecutor:
         self.budget = budget or ThreadBudget.for_machine()
         self.budget.validate()
         self.max_normal_wait_s = max_normal_wait_s
-        self._urgent: deque[tuple[Future, Callable[[], object]]] = deque()
-        self._normal: deque[tuple[float, Future, Callable[[], object]]] = deque()
-        self._ready = threading.Condition()
+        self._lanes: dict[str, deque[_Job]] = {URGENT: deque(), NORMAL: deque(),
+                                               BACKGROUND: deque()}
+        lock = threading.Lock()  # one lock for all lanes; a condition per kind of thread
+        self._work_ready = threading.Condition(lock)
+        self._background_ready = threading.Condition(lock)
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"inference_{i}", daemon=True)
                          for i in range(self.budget.workers)]
+        self._background_thread: threading.Thread | None = None  # started on first use
         for thread in self._threads:
             thread.start()
-        self._background: deque[tuple[Future, Callable[[], object]]] = deque()
-        self._background_ready = threading.Condition()
-        self._background_thread: threading.Thread | None = None  # started on first use
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run ``fn`` in the pool (normal lane) and wait for its result."""
-        return await asyncio.wrap_future(self._submit(False, _bind(fn, args, kwargs)))
+        return await asyncio.wrap_future(self._submit(NORMAL, fn, args, kwargs))
 
     async def run_urgent(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Like :meth:`run`, ahead of the normal jobs still waiting (video frames)."""
-        return await asyncio.wrap_future(self._submit(True, _bind(fn, args, kwargs)))
+        return await asyncio.wrap_future(self._submit(URGENT, fn, args, kwargs))
 
     def submit(self, fn: Callable[..., T], *args: object, **kwargs: object) -> Future:
-        return self._submit(False, _bind(fn, args, kwargs))
+        return self._submit(NORMAL, fn, args, kwargs)
 
     def submit_background(self, fn: Callable[..., T], *args: object, **kwargs: object) -> Future:
         """Run ``fn`` on the low-priority background thread; poll or wait on the future."""
+        return self._submit(BACKGROUND, fn, args, kwargs)
+
+    def _submit(self, lane: str, fn: Callable[..., T], args: tuple, kwargs: dict) -> Future:
         future: Future = Future()
-        with self._background_ready:
+        with self._work_ready:
             if self._closed:
                 raise RuntimeError("cannot schedule new work after shutdown")
+            self._lanes[lane].append((time.monotonic(), future,
+                                      functools.partial(fn, *args, **kwargs)))
+            if lane != BACKGROUND:
+                self._work_ready.notify()
+                return future
             if self._background_thread is None:
                 self._background_thread = threading.Thread(
                     target=self._work_background, name="inference_background", daemon=True)
                 self._background_thread.start()
-            self._background.append((future, _bind(fn, args, kwargs)))
             self._background_ready.notify()
         return future
 
-    def _submit(self, urgent: bool, job: Callable[[], T]) -> Future:
-        future: Future = Future()
-        with self._ready:
-            if self._closed:
-                raise RuntimeError("cannot schedule new work after shutdown")
-            if urgent:
-                self._urgent.append((future, job))
-            else:
-                self._normal.append((time.monotonic(), future, job))
-            self._ready.notify()
-        return future
+    def _next(self) -> _Job | None:
+        urgent, normal = self._lanes[URGENT], self._lanes[NORMAL]
+        with self._work_ready:
+            while not (urgent or normal or self._closed):
+                self._work_ready.wait()
+            if normal and (not urgent
+                           or time.monotonic() - normal[0][0] >= self.max_normal_wait_s):
+                return normal.popleft()
+            return urgent.popleft() if urgent else None  # None: closed and drained
 
-    def _next(self) -> tuple[Future, Callable[[], object]] | None:
-        with self._ready:
-            while not (self._urgent or self._normal or self._closed):
-                self._ready.wait()
-            if self._normal and (not self._urgent or time.monotonic() - self._normal[0][0]
-                                 >= self.max_normal_wait_s):
-                _, future, job = self._normal.popleft()
-                return future, job
-            if self._urgent:
-                return self._urgent.popleft()
-            return None  # closed and drained
+    def _next_background(self) -> _Job | None:
+        lane = self._lanes[BACKGROUND]
+        with self._background_ready:
+            while not (lane or self._closed):
+                self._background_ready.wait()
+            return lane.popleft() if lane else None
 
     def _work(self) -> None:
-        while (item := self._next()) is not None:
-            _run_job(*item)
+        while (job := self._next()) is not None:
+            _run_job(job)
 
     def _work_background(self) -> None:
         try:  # Linux: a thread's own nice value (raising it needs no privilege)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
         except (AttributeError, OSError) as err:
             log.info("background inference runs at normal priority (%s)", err)
-        while True:
-            with self._background_ready:
-                while not (self._background or self._closed):
-                    self._background_ready.wait()
-                if not self._background:
-                    return
-                item = self._background.popleft()
-            _run_job(*item)
+        while (job := self._next_background()) is not None:
+            _run_job(job)
 
     def shutdown(self, wait: bool = True) -> None:
         """Cancel the jobs not yet started, let running ones finish, stop the workers."""
-        with self._ready, self._background_ready:
+        with self._work_ready:
             if self._closed:
                 return
             self._closed = True
-            for future, _ in (*self._urgent, *self._background):
-                future.cancel()
-            for _, future, _ in self._normal:
-                future.cancel()
-            self._urgent.clear()
-            self._normal.clear()
-            self._background.clear()
-            self._ready.notify_all()
+            for lane in self._lanes.values():
+                for _, future, _ in lane:
+                    future.cancel()
+                lane.clear()
+            self._work_ready.notify_all()
             self._background_ready.notify_all()
         if wait:
             for thread in (*self._threads, self._background_thread):
@@ -155,11 +145,12 @@ class InferenceExecutor:
                     thread.join()
 
 
-def _run_job(future: Future, job: Callable[[], object]) -> None:
+def _run_job(job: _Job) -> None:
+    _, future, call = job
     if not future.set_running_or_notify_cancel():
         return
     try:
-        result = job()
+        result = call()
     except BaseException as err:  # handed to whoever waits on the future, as a pool would
         future.set_exception(err)
     else:
