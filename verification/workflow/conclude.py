@@ -104,19 +104,15 @@ def record_override(db: Session, session_id: str, decision: str, reviewer: str, 
     event, in the caller's transaction. The automatic verdict stays for the audit trail.
 
     ``decided_on``: the id of the latest verdict the reviewer's decision was based on. Checked
-    under the session's row lock, so of two reviewers deciding the same session at once the
-    second gets :class:`StaleDecisionError` instead of a second, silently later verdict.
+    under the session's lock (:func:`repository.get_session`, SQLite included), so of two
+    reviewers deciding the same session at once the second gets :class:`StaleDecisionError`
+    instead of a second, silently later verdict.
     """
     if decision not in ("pass", "review", "reject"):
         raise ValueError(f"decision must be pass, review or reject, not {decision!r}")
     session = repo.get_session(db, session_id, lock=True)
     if session is None:
         raise KeyError(session_id)
-    # Write before reading the latest verdict: PostgreSQL already holds the row lock (FOR
-    # UPDATE), but SQLite ignores FOR UPDATE and only takes its write lock at the first write,
-    # so without this two deciders could both read the same "latest" verdict.
-    session.updated_at = now
-    db.flush()
     previous = repo.latest_verdict(db, session_id)
     if decided_on is not None and (previous is None or previous.id != decided_on):
         raise StaleDecisionError(session_id)

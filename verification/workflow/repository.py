@@ -33,9 +33,21 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 # -- interview sessions --------------------------------------------------------------------------
 
 def get_session(db: Session, session_id: str, lock: bool = False) -> InterviewSessionRow | None:
+    """The session row; ``lock``: held until the caller's transaction ends, and read fresh.
+
+    PostgreSQL locks the row (``FOR UPDATE``). SQLite ignores ``FOR UPDATE`` and takes its
+    database write lock only at a transaction's first write, so two transactions could both
+    read the row (and what hangs off it, e.g. the latest verdict) before either writes: a
+    no-op write first makes the second wait until the first commits, then read what it wrote.
+    """
     query = select(InterviewSessionRow).where(InterviewSessionRow.id == session_id)
     if lock:
-        query = query.with_for_update()
+        if db.get_bind().dialect.name == "sqlite":
+            db.execute(update(InterviewSessionRow)
+                       .where(InterviewSessionRow.id == session_id)
+                       .values(updated_at=InterviewSessionRow.updated_at)
+                       .execution_options(synchronize_session=False))
+        query = query.with_for_update().execution_options(populate_existing=True)
     return db.scalars(query).first()
 
 
