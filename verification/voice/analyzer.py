@@ -55,7 +55,7 @@ from verification.voice.windows import HOP_S, SpeechWindow, SpeechWindowCollecto
 log = logging.getLogger(__name__)
 
 # How long the end of an interview waits for an anti-spoofing window still being scored on the
-# executor's low-priority lane (~0.6-1.5 s of CPU each; longer only on a saturated machine).
+# executor's low-priority lane (0.6-1.6 s of CPU each; longer only on a saturated machine).
 SPOOF_WAIT_S = 30.0
 
 MIN_SPEECH_SECONDS = 1.0  # speech presence
@@ -165,7 +165,7 @@ class VoiceStream(AnalyzerStream):
     def _spoof_feed(self, chunk: np.ndarray, t: float) -> None:
         """Buffer speech for AASIST; have a full window scored now and then.
 
-        AASIST costs ~0.6 s of CPU per window: it runs on the executor's low-priority
+        AASIST costs 0.6-1.6 s of CPU per window: it runs on the executor's low-priority
         background lane (its evidence is advisory and nobody waits for it live) and its
         evidence is collected by :meth:`_spoof_collect` once ready."""
         scored = len(self._spoof_cues) + len(self._spoof_pending)
