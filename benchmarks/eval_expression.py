@@ -6,9 +6,11 @@
 
 **Expression** (London set, 69 people x neutral / smiling, ethnicity from ``info.csv``): each
 portrait goes through the live code path (face tracker -> blendshapes, fer on the aligned crop,
-:mod:`verification.expression.smile`). Reported per ethnicity: fer alone (top class ``happy``),
-the blendshapes alone (mean ``mouthSmile`` >= 0.5), the shipped fusion (its three constants were
-fitted on these portraits, so this is in-sample) and the fusion **cross-validated
+face-api on its landmark-framed crop, :mod:`verification.expression.smile`). Reported per
+ethnicity: fer alone and face-api alone (top class ``happy``), the blendshapes alone (mean
+``mouthSmile`` >= 0.5), the shipped fusion (its four constants were fitted on these portraits,
+so this is in-sample), the fusion before face-api was added (blendshapes + fer), the fusion with
+each CNN on one view (no mirror averaging), and the shipped fusion **cross-validated
 leave-one-person-out** (the honest number: each person scored by a fit without them).
 ``--fit`` prints the constants fitted on all portraits (what ``smile.py`` ships); ``--ablations``
 scores the variants that were measured and not shipped (:mod:`benchmarks.expression_ablations`).
@@ -33,9 +35,9 @@ and JPEG; neutral vs smiling per frame relative to their own neutral frames, and
   (more than 0.4 s away from any inserted event).
 
 **Cost**: CPU time (one thread: onnxruntime and OpenCV are held to one thread here, so a busy
-machine does not inflate it) of the expression cue per analysed frame (fer crop + rigid chip + two
-DIS flows + bookkeeping), of the face stage it rides on, and per 90-s interview at 25 fps; wall
-times are printed too.
+machine does not inflate it) of the expression cue per analysed frame (fer and face-api crops
+and their mirrors + rigid chip + two DIS flows + bookkeeping), of the face stage it rides on,
+and per 90-s interview at 25 fps; wall times are printed too.
 """
 
 from __future__ import annotations
@@ -56,11 +58,11 @@ import numpy as np
 from benchmarks.expression_ablations import ablation_features, evaluate_ablations
 from verification.expression.cue import ExpressionCueConfig
 from verification.expression.offline import ExpressionSession
-from verification.expression.reading import mouth_smile, read_expression
-from verification.expression.smile import smile_log_odds
+from verification.expression.reading import ExpressionModels, mouth_smile, read_expression
 from verification.expression.spotting import spot_events
 from verification.expression.timeline import ACTION_NAMES, MIN_ACTION_DIFFERENCE, action_values
 from verification.face.expression import LABELS, fer_crop
+from verification.face.expression_faceapi import faceapi_crop
 from verification.face.observation import FaceTracker
 from verification.runtime import ModelRegistry, ThreadBudget
 
@@ -138,7 +140,7 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def london_readings(registry: ModelRegistry, ablations: bool = False) -> list[dict]:
     tracker = FaceTracker.from_registry(registry, with_encoder=False)
-    classifier = registry.adapter("face_expression")
+    models = ExpressionModels.from_registry(registry)
     eth = ethnicities()
     rows = []
     for path in sorted(LONDON.glob("*.jpg")):
@@ -147,17 +149,21 @@ def london_readings(registry: ModelRegistry, ablations: bool = False) -> list[di
         tracker.reset()
         tracker.observe(image, 0.0)
         obs = tracker.observe(image, 0.04)  # second pass from the landmark ROI, as in video
-        reading = read_expression(classifier, image, obs)
+        reading = read_expression(models, image, obs)
         if reading is None:
             print(f"  no face in {path.name}")
             continue
-        single = classifier.classify(fer_crop(image, obs.geometry.five_points))
+        single = models.fer.classify(fer_crop(image, obs.geometry.five_points))
+        single_faceapi = models.faceapi.classify_many([faceapi_crop(image, obs.landmarks)])[0]
         rows.append({"person": person, "smiling": kind == "smiling",
                      "group": eth.get(person, "unknown"),
                      "fer": reading.fer, "fer_single_view": np.array(single.probabilities),
-                     "mouth_smile": mouth_smile(reading.blendshapes), "fused": reading.smile})
+                     "faceapi": reading.faceapi,
+                     "faceapi_single_view": np.array(single_faceapi.probabilities),
+                     "mouth_smile": mouth_smile(reading.blendshapes), "fused": reading.smile,
+                     "z": reading.smile_log_odds})
         if ablations:
-            rows[-1]["ablation"] = ablation_features(classifier, tracker, image, obs)
+            rows[-1]["ablation"] = ablation_features(models, tracker, image, obs)
     return rows
 
 
@@ -174,25 +180,33 @@ def _by_group(rows: list[dict], correct: np.ndarray) -> dict[str, tuple[int, int
 def evaluate_expression(registry: ModelRegistry, fit: bool, ablations: bool = False) -> dict:
     rows = london_readings(registry, ablations)
     y = np.array([r["smiling"] for r in rows], float)
-    fer_happy = np.array([r["fer"][LABELS.index("happy")] for r in rows])
+    happy = LABELS.index("happy")
+
+    def column(key: str) -> np.ndarray:
+        return np.array([r[key][happy] for r in rows])
+
     smile_bs = np.array([r["mouth_smile"] for r in rows])
-    features = np.c_[_logit(smile_bs), _logit(fer_happy)]
+    features = np.c_[_logit(smile_bs), _logit(column("fer")), _logit(column("faceapi"))]
     methods = {
-        "fer alone (top class happy)": np.array([LABELS[int(np.argmax(r["fer"]))] == "happy"
+        "fer alone (top class happy)": np.array([int(np.argmax(r["fer"])) == happy
                                                  for r in rows]),
+        "face-api alone (top class happy)": np.array([int(np.argmax(r["faceapi"])) == happy
+                                                      for r in rows]),
         "blendshapes alone (mouthSmile >= 0.5)": smile_bs >= 0.5,
         "fusion, shipped constants (in-sample)": np.array([r["fused"] >= 0.5 for r in rows]),
     }
     persons = sorted({r["person"] for r in rows})
-    single_happy = np.array([r["fer_single_view"][LABELS.index("happy")] for r in rows])
-    cv_single = leave_one_person_out(rows, np.c_[_logit(smile_bs), _logit(single_happy)], y)
+    cv_previous = leave_one_person_out(rows, features[:, :2], y)
+    cv_single = leave_one_person_out(rows, np.c_[_logit(smile_bs), _logit(column(
+        "fer_single_view")), _logit(column("faceapi_single_view"))], y)
     cv_log_odds = leave_one_person_out(rows, features, y)
-    methods["fusion, fer single view, leave-one-person-out"] = cv_single > 0
+    methods["before face-api: blendshapes + fer, leave-one-person-out"] = cv_previous > 0
+    methods["fusion, CNNs single view, leave-one-person-out"] = cv_single > 0
     methods["fusion, leave-one-person-out"] = cv_log_odds > 0
     report: dict = {"images": len(rows), "methods": {}}
     groups = sorted({r["group"] for r in rows})
     print(f"\n== Expression: neutral vs smiling, London set ({len(rows)} portraits) ==")
-    print(f"{'method':46s} {'all':>13s} " + " ".join(f"{g:>14s}" for g in groups))
+    print(f"{'method':56s} {'all':>13s} " + " ".join(f"{g:>14s}" for g in groups))
     for name, pred in methods.items():
         stats = _by_group(rows, pred == (y > 0.5))
         report["methods"][name] = {g: {"correct": c, "n": n, "accuracy": round(c / n, 4)}
@@ -200,7 +214,7 @@ def evaluate_expression(registry: ModelRegistry, fit: bool, ablations: bool = Fa
         cells = " ".join(f"{stats[g][0]:>3d}/{stats[g][1]:<3d}{stats[g][0] / stats[g][1]:6.1%}"
                          for g in groups)
         c, n = stats["all"]
-        print(f"{name:46s} {c:>3d}/{n:<3d}{c / n:6.1%} {cells}")
+        print(f"{name:56s} {c:>3d}/{n:<3d}{c / n:6.1%} {cells}")
     cv_stats = _by_group(rows, (cv_log_odds > 0) == (y > 0.5))
     intervals = {g: wilson(*cv_stats[g]) for g in ["all"] + groups}
     report["wilson_95_leave_one_person_out"] = {g: [round(lo, 3), round(hi, 3)]
@@ -208,15 +222,15 @@ def evaluate_expression(registry: ModelRegistry, fit: bool, ablations: bool = Fa
     print("leave-one-person-out fusion, 95 % Wilson intervals: " + ", ".join(
         f"{g} [{lo:.0%}, {hi:.0%}]" for g, (lo, hi) in intervals.items()))
     report["scores_leave_one_person_out"] = {}
-    for name, z in (("fer single view", cv_single), ("fer mirror-averaged (shipped)", cv_log_odds)):
+    for name, z in (("blendshapes + fer (before face-api)", cv_previous),
+                    ("CNNs single view", cv_single),
+                    ("CNNs mirror-averaged (shipped)", cv_log_odds)):
         quality = score_quality(z, y)
         report["scores_leave_one_person_out"][name] = quality
         print(f"  fusion with {name}: leave-one-person-out log-loss {quality['log_loss']:.4f}, "
               f"AUC {quality['auc']:.4f}")
     # paired: the person's own neutral portrait as the baseline
-    odds = {(r["person"], r["smiling"]): smile_log_odds(r["mouth_smile"],
-                                                        r["fer"][LABELS.index("happy")])
-            for r in rows}
+    odds = {(r["person"], r["smiling"]): r["z"] for r in rows}
     paired = [odds[(p, True)] > odds[(p, False)] for p in persons
               if (p, True) in odds and (p, False) in odds]
     report["paired_with_own_neutral"] = {"correct": int(sum(paired)), "n": len(paired)}
@@ -228,7 +242,7 @@ def evaluate_expression(registry: ModelRegistry, fit: bool, ablations: bool = Fa
     if fit:
         w = fit_logistic(features, y)
         print(f"fitted on all portraits: W_BLENDSHAPE = {w[0]:.4f}, W_FER = {w[1]:.4f}, "
-              f"BIAS = {w[2]:.4f}")
+              f"W_FACEAPI = {w[2]:.4f}, BIAS = {w[3]:.4f}")
         report["fit"] = [round(float(v), 4) for v in w]
     return report
 
@@ -266,7 +280,7 @@ def evaluate_with_baseline(registry: ModelRegistry, seed: int = 11) -> dict:
     print("\n== Neutral vs smiling against the person's own neutral frames (interview) ==")
     detector, mesh = registry.adapter("face_detector"), registry.adapter("face_mesh")
     tracker = FaceTracker.from_registry(registry, with_encoder=False)
-    classifier = registry.adapter("face_expression")
+    models = ExpressionModels.from_registry(registry)
     eth = ethnicities()
     motion = MotionConfig()
     rng = np.random.default_rng(seed)
@@ -288,11 +302,10 @@ def evaluate_with_baseline(registry: ModelRegistry, seed: int = 11) -> dict:
                                  seed=int(rng.integers(1 << 30)))
             for index, (t, frame) in enumerate(frames):
                 obs = tracker.observe(frame, offset + t)
-                reading = read_expression(classifier, frame, obs)
+                reading = read_expression(models, frame, obs)
                 if reading is None:
                     continue
-                z = smile_log_odds(mouth_smile(reading.blendshapes),
-                                   float(reading.fer[LABELS.index("happy")]))
+                z = reading.smile_log_odds
                 phase = "smiling" if smiling else "baseline" if offset + t < 1.0 else "neutral"
                 smile_action[phase].append(float(action_values(reading.blendshapes)[SMILING]))
                 if phase == "baseline":

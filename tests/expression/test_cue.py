@@ -17,6 +17,7 @@ from benchmarks.expression_synthetic import (
     render_clip,
 )
 from verification.expression.cue import ExpressionCue
+from verification.expression.reading import ExpressionModels
 from verification.face.analyzer import FaceAnalyzer
 from verification.fusion.policy import DefaultPolicy, PolicyConfig
 from verification.pipeline.analyzer import SessionContext
@@ -89,7 +90,7 @@ def test_no_face_is_not_checked(registry):
     from verification.face.observation import FaceTracker
 
     tracker = FaceTracker.from_registry(registry, with_encoder=False)
-    cue = ExpressionCue(registry.adapter("face_expression"), registry.adapter("vad"))
+    cue = ExpressionCue(ExpressionModels.from_registry(registry), registry.adapter("vad"))
     blank = np.full((240, 320, 3), 128, np.uint8)
     for i in range(3):
         cue.observe(tracker.observe(blank, i * 0.04, i), VideoFrame(blank, i * 0.04, i))

@@ -9,7 +9,8 @@ human reviewer; the fusion policy keeps the check advisory in every product
 Modules, in the order data flows:
 
 * :mod:`~verification.expression.reading` - per-frame expression: fer's 7 classes on the aligned
-  crop, fused with the blendshapes (:mod:`~verification.expression.smile`), with a confidence;
+  crop, its smile fused with the blendshapes and face-api's network
+  (:mod:`~verification.expression.smile`), with a confidence;
   :mod:`~verification.expression.smoothing` smooths it over media time;
 * :mod:`~verification.expression.regions` - the rigid face chip and its facial regions;
   :mod:`~verification.expression.flow` - transient optical flow and strain per region;

@@ -3,10 +3,11 @@ summary, riding on the face stage's observations (one mesh per frame for every f
 
 Plug-in: ``FaceAnalyzer(registry, cues=[ExpressionCue.factory(registry)],
 cue_checks=[Check.MICRO_EXPRESSION])`` (see :mod:`verification.analyzers`). Per analysed frame
-(in the inference executor) it classifies fer's crop and its mirror (~1 ms), warps the rigid
-face chip and, once the frame ``k`` seconds later has arrived, measures the transient flow of
-the frame ``k`` seconds ago (two DIS flows on 128-px chips). Audio blocks feed a streaming
-VAD. Everything is decided at the end of the interview, against the person's own baseline.
+(in the inference executor) it classifies fer's and face-api's crops and their mirrors
+(~4.5 ms), warps the rigid face chip and, once the frame ``k`` seconds later has arrived,
+measures the transient flow of the frame ``k`` seconds ago (two DIS flows on 128-px chips).
+Audio blocks feed a streaming VAD. Everything is decided at the end of the interview, against
+the person's own baseline.
 
 Evidence (all ``Check.MICRO_EXPRESSION``, all ``inconclusive``: cues for a reviewer, never a
 decision; the fusion policy lists the check as advisory and never gates on it):
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from verification.expression.motion import MotionSampler
-from verification.expression.reading import read_expression
+from verification.expression.reading import ExpressionModels, read_expression
 from verification.expression.regions import face_chip
 from verification.expression.smoothing import ExpressionSmoother
 from verification.expression.speech import SpeechTracker, articulation_windows, uncovered
@@ -42,7 +43,7 @@ from verification.expression.timeline import (
     action_values,
     build_timeline,
 )
-from verification.face.expression import LABELS, ExpressionClassifier
+from verification.face.expression import LABELS
 from verification.face.observation import FaceObservation
 from verification.pipeline.analyzer import SessionContext
 from verification.pipeline.ringbuffer import AudioRead
@@ -52,7 +53,7 @@ from verification.voice.vad import SileroVad
 
 log = logging.getLogger(__name__)
 
-MODEL = "face_expression+face_blendshapes+dis_flow"
+MODEL = "face_expression+face_expression_faceapi+face_blendshapes+dis_flow"
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,11 @@ class ExpressionCue:
     name = "expression"
     wants_audio = True
 
-    def __init__(self, classifier: ExpressionClassifier, vad: SileroVad | None,
+    def __init__(self, models: ExpressionModels, vad: SileroVad | None,
                  script: PromptScript | None = None,
                  config: ExpressionCueConfig | None = None) -> None:
         self.config = config or ExpressionCueConfig()
-        self._classifier = classifier
+        self._models = models
         self._script = script or PromptScript()
         self._speech = SpeechTracker(vad) if vad is not None else None
         self._sampler = MotionSampler(self.config.spotting.half_interval_s,
@@ -98,11 +99,11 @@ class ExpressionCue:
         # broken face model is reported as such before this cue's own models load.
         for name in ("face_detector", "face_mesh", "face_blendshapes"):
             registry.adapter(name)
-        classifier = registry.adapter("face_expression")
+        models = ExpressionModels.from_registry(registry)
         vad = registry.adapter("vad")
 
         def make(context: SessionContext) -> ExpressionCue:
-            return cls(classifier, vad, PromptScript.from_context(context.script), config)
+            return cls(models, vad, PromptScript.from_context(context.script), config)
 
         return make
 
@@ -114,7 +115,7 @@ class ExpressionCue:
         pts = observation.pts
         reading = None
         if observation.face and observation.landmarks is not None:
-            reading = read_expression(self._classifier, frame.image, observation)
+            reading = read_expression(self._models, frame.image, observation)
         if reading is None:
             self._sampler.gap()
             confidence = self._smoother.miss(pts)
@@ -206,7 +207,7 @@ class ExpressionCue:
                              "no face was seen: no expression cues", code="expression_no_face",
                              model=MODEL)]
         timeline = self.timeline()
-        provider = getattr(self._classifier.model, "provider", None)
+        provider = getattr(self._models.fer.model, "provider", None)
         out: list[Evidence] = []
         for item in timeline.events[:self.config.max_event_evidence]:
             event = item.event

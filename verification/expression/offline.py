@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from verification.expression.cue import ExpressionCue, ExpressionCueConfig
+from verification.expression.reading import ExpressionModels
 from verification.expression.timeline import ExpressionTimeline
 from verification.face.observation import FaceTracker
 from verification.pipeline.ringbuffer import AudioRead
@@ -32,7 +33,7 @@ class StageCost:
 
     frames: int
     face_stage_ms: float  # mean wall time per frame: detector, mesh, blendshapes (shared)
-    expression_ms: float  # mean wall time per frame: this cue (fer crop + chip + flow)
+    expression_ms: float  # mean wall time per frame: this cue (two CNN crops + chip + flow)
     session_s: float  # total wall time of the expression cue over the recording
     face_stage_cpu_ms: float = 0.0  # the same two in CPU time of the calling thread
     expression_cpu_ms: float = 0.0
@@ -44,7 +45,7 @@ class ExpressionSession:
     def __init__(self, registry: ModelRegistry, script: Sequence[Any] | Mapping[str, Any] | None
                  = None, config: ExpressionCueConfig | None = None) -> None:
         self.tracker = FaceTracker.from_registry(registry, with_encoder=False)
-        self.cue = ExpressionCue(registry.adapter("face_expression"), registry.adapter("vad"),
+        self.cue = ExpressionCue(ExpressionModels.from_registry(registry), registry.adapter("vad"),
                                  PromptScript.from_context(script), config)
         self._frames = 0
         self._face_ms = 0.0

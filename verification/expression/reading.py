@@ -3,8 +3,10 @@
 Why: the reviewer's trajectory needs one expression distribution per analysed frame with a
 confidence. The face stage already has the mesh, the blendshapes and the five alignment points
 (:class:`~verification.face.observation.FaceObservation`); this adds one 64x64 fer crop cut
-straight from the frame with fer's own framing (:func:`verification.face.expression.fer_crop`)
-and the smile fusion of :mod:`verification.expression.smile`.
+straight from the frame with fer's own framing (:func:`verification.face.expression.fer_crop`),
+one 112x112 face-api crop framed by the mesh
+(:func:`verification.face.expression_faceapi.faceapi_crop`), and the smile fusion of
+:mod:`verification.expression.smile` over the blendshapes and both networks.
 
 Confidence is the face stage's quality score (light, sharpness, size, pose) times the mesh's
 face-presence score: a dark, blurred or turned face counts less in the smoothed trajectory.
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verification.expression.smile import fuse_expression
+from verification.expression.smile import fuse_expression, smile_log_odds
 from verification.face.expression import LABELS, ExpressionClassifier
+from verification.face.expression_faceapi import FaceApiExpressionClassifier
 from verification.face.observation import FaceObservation
 
 
@@ -28,6 +31,7 @@ class ExpressionReading:
     pts: float
     probabilities: np.ndarray  # (7,) fused, LABELS order
     fer: np.ndarray  # (7,) fer's own softmax
+    faceapi: np.ndarray  # (7,) face-api's own softmax, in LABELS order
     smile: float  # fused P(smiling) (= probabilities[happy])
     blendshapes: np.ndarray  # (52,) as the face stage measured them
     confidence: float  # in [0, 1]
@@ -36,6 +40,13 @@ class ExpressionReading:
     @property
     def top(self) -> str:
         return LABELS[int(np.argmax(self.probabilities))]
+
+    @property
+    def smile_log_odds(self) -> float:
+        """The fused smile log-odds (> 0: smiling), before it became ``smile``."""
+        happy = LABELS.index("happy")
+        return smile_log_odds(mouth_smile(self.blendshapes), float(self.fer[happy]),
+                              float(self.faceapi[happy]))
 
 
 def mouth_smile(blendshapes: np.ndarray) -> float:
@@ -46,17 +57,33 @@ def mouth_smile(blendshapes: np.ndarray) -> float:
     return float((blendshapes[left] + blendshapes[right]) / 2.0)
 
 
-def read_expression(classifier: ExpressionClassifier, image: np.ndarray,
+@dataclass(frozen=True)
+class ExpressionModels:
+    """The two expression networks the reading runs (loaded once, shared by every interview)."""
+
+    fer: ExpressionClassifier
+    faceapi: FaceApiExpressionClassifier
+
+    @classmethod
+    def from_registry(cls, registry) -> ExpressionModels:  # noqa: ANN001 (ModelRegistry)
+        return cls(registry.adapter("face_expression"), registry.adapter("face_expression_faceapi"))
+
+
+def read_expression(models: ExpressionModels, image: np.ndarray,
                     observation: FaceObservation) -> ExpressionReading | None:
     """The expression of the observed face, or None when the face stage found no face."""
-    if not observation.face or observation.geometry is None or observation.blendshapes is None:
+    if not observation.face or observation.geometry is None or observation.blendshapes is None \
+            or observation.landmarks is None:
         return None
-    scores = classifier.classify_aligned(image, observation.geometry.five_points)
+    scores = models.fer.classify_aligned(image, observation.geometry.five_points)
+    second = models.faceapi.classify_landmarks(image, observation.landmarks)
     fer = np.array(scores.probabilities, dtype=np.float64)
+    other = np.array(second.probabilities, dtype=np.float64)
     shapes = np.asarray(observation.blendshapes.scores, dtype=np.float64)
-    fused = fuse_expression(fer, mouth_smile(shapes))
+    fused = fuse_expression(fer, mouth_smile(shapes), float(other[LABELS.index("happy")]))
     quality = observation.quality.score if observation.quality is not None else 1.0
     confidence = float(np.clip(quality * observation.presence, 0.0, 1.0))
-    return ExpressionReading(pts=observation.pts, probabilities=fused, fer=fer,
+    return ExpressionReading(pts=observation.pts, probabilities=fused, fer=fer, faceapi=other,
                              smile=float(fused[LABELS.index("happy")]), blendshapes=shapes,
-                             confidence=confidence, latency_ms=scores.latency_ms)
+                             confidence=confidence,
+                             latency_ms=scores.latency_ms + second.latency_ms)
