@@ -75,15 +75,15 @@ def read_expression(models: ExpressionModels, image: np.ndarray,
     if not observation.face or observation.geometry is None or observation.blendshapes is None \
             or observation.landmarks is None:
         return None
-    scores = models.fer.classify_aligned(image, observation.geometry.five_points)
-    second = models.faceapi.classify_landmarks(image, observation.landmarks)
-    fer = np.array(scores.probabilities, dtype=np.float64)
-    other = np.array(second.probabilities, dtype=np.float64)
+    fer_scores = models.fer.classify_aligned(image, observation.geometry.five_points)
+    faceapi_scores = models.faceapi.classify_landmarks(image, observation.landmarks)
+    fer = np.array(fer_scores.probabilities, dtype=np.float64)
+    faceapi = np.array(faceapi_scores.probabilities, dtype=np.float64)
     shapes = np.asarray(observation.blendshapes.scores, dtype=np.float64)
-    fused = fuse_expression(fer, mouth_smile(shapes), float(other[LABELS.index("happy")]))
+    fused = fuse_expression(fer, mouth_smile(shapes), float(faceapi[LABELS.index("happy")]))
     quality = observation.quality.score if observation.quality is not None else 1.0
     confidence = float(np.clip(quality * observation.presence, 0.0, 1.0))
-    return ExpressionReading(pts=observation.pts, probabilities=fused, fer=fer, faceapi=other,
+    return ExpressionReading(pts=observation.pts, probabilities=fused, fer=fer, faceapi=faceapi,
                              smile=float(fused[LABELS.index("happy")]), blendshapes=shapes,
                              confidence=confidence,
-                             latency_ms=scores.latency_ms + second.latency_ms)
+                             latency_ms=fer_scores.latency_ms + faceapi_scores.latency_ms)

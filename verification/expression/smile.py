@@ -7,13 +7,18 @@ resting mouth scores 0.2-0.4; face-api's expression network
 (:mod:`verification.face.expression_faceapi`: colour, 112 px, other training data) is a third
 opinion whose mistakes are not fer's. They err on different faces, so their evidence is combined
 the standard way for calibrated opinions (a logistic model over their log-odds, i.e. a weighted
-product of experts)::
+product of experts). The fitted weights say how far each is trusted: with both networks reading
+neutral (fer 1e-3, face-api below 1e-4) a face needs a mouthSmile of about 0.87 to count as
+smiling; with face-api at P(happy) 0.6 it counts whatever the blendshapes say; fer weighs little
+once face-api is there (it stays for its 7-class distribution)::
 
     logit P(smiling) = W_BLENDSHAPE * logit(mean mouthSmile) + W_FER * logit(P_fer(happy))
                        + W_FACEAPI * logit(P_faceapi(happy)) + BIAS
 
 Four parameters, fitted by ``benchmarks/eval_expression.py --fit`` (L2-regularised logistic
-regression, the probabilities clipped to [1e-4, 1 - 1e-4]) on all 138 London portraits, both
+regression, the probabilities clipped to [1e-4, 1 - 1e-4]: :data:`CLIP` is part of the fit,
+since face-api's ``happy`` on a neutral face is usually below 1e-4 and sits on the clip, so
+changing it means refitting) on all 138 London portraits, both
 CNNs' ``happy`` being mirror-averaged probabilities; the accuracy that script reports is
 leave-one-person-out (each person's two portraits are scored by a model fitted without them).
 Only four numbers are learnt from 138 images, so the fit cannot memorise faces. With face-api

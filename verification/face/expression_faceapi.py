@@ -14,9 +14,11 @@ nose, eyes, mouth) grown by 20 % of its width and height (10 % a side); that box
 black to a square, centred, and resized to 112x112. We have MediaPipe's 478-point mesh, not
 iBUG's 68 points, so the box is taken over the mesh points that trace the same outline: the jaw
 contour from ear to ear (:data:`JAW_CONTOUR`) and both brows (:data:`BROWS`); every other
-68-point landmark lies inside that outline. Unlike face-api the box is taken in the eye-line
-frame (rotated so the eyes are level), so a tilted head is framed like an upright one; one
-bilinear warp cuts, rotates and scales (face-api also resizes bilinearly, without
+68-point landmark lies inside that outline. Two deliberate differences from face-api: the box is
+taken in the eye-line frame (rotated so the eyes are level), so a tilted head is framed like an
+upright one; and a box that runs past the image edge is kept whole, its outside black, where
+face-api clips it at the border (which shifts the face off-centre in the square). One bilinear
+warp cuts, rotates and scales (face-api's tensor path also resizes bilinearly, without
 anti-aliasing).
 
 The network's input is the 112x112 RGB crop in 0..255; it normalises itself (mean RGB
@@ -44,11 +46,11 @@ log = logging.getLogger(__name__)
 INPUT_SIZE = 112
 FACEAPI_LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted",
                                    "surprised")
-# face-api label -> fer label (same seven basic expressions, different names and order).
-_FER_NAME = {"fearful": "fear", "disgusted": "disgust", "surprised": "surprise"}
-_TO_FER_ORDER = [FACEAPI_LABELS.index(next(k for k in FACEAPI_LABELS
-                                           if _FER_NAME.get(k, k) == label))
-                 for label in LABELS]
+# fer's label (LABELS order) -> face-api's name for the same basic expression.
+_FACEAPI_NAME = {"angry": "angry", "disgust": "disgusted", "fear": "fearful", "happy": "happy",
+                 "sad": "sad", "surprise": "surprised", "neutral": "neutral"}
+# Column of face-api's output for each of fer's labels, in LABELS order.
+_TO_FER_ORDER = [FACEAPI_LABELS.index(_FACEAPI_NAME[label]) for label in LABELS]
 # MediaPipe mesh points on the outline of iBUG's 68 points: the jaw contour from the right ear
 # (tragus level) over the chin to the left ear, and the upper and lower edges of both brows.
 JAW_CONTOUR = (127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379,
