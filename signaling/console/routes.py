@@ -125,8 +125,8 @@ def queue(request: Request,
     with svc.sessions() as db:
         items = build_queue(db, QueueFilter(product or None, reason or None), svc.clock(),
                             svc.settings.review_sample_rate)
-    svc.record(user.username, user.role.value, Action.QUEUE_VIEW.value, "queue",
-               product=product, reason=reason, items=len(items))
+    svc.record_read(user.username, user.role.value, Action.QUEUE_VIEW.value, "queue",
+                    (product, reason), product=product, reason=reason, items=len(items))
     return _json({"items": items})
 
 
@@ -176,8 +176,8 @@ def _media(request: Request, user: ConsoleUser, session_id: str, kind: MediaKind
         _known(request, session_id)
         raise MediaNotFoundError(f"session {session_id} has no {kind.value.replace('_', ' ')}")
     header = request.headers.get("range")
-    svc.record(user.username, user.role.value, action, f"session:{session_id}",
-               media=kind.value, range=header)
+    svc.record_read(user.username, user.role.value, action, f"session:{session_id}", kind.value,
+                    media=kind.value, range=header)
     return media_response(source, header)
 
 
