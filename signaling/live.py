@@ -5,7 +5,9 @@ sequence on *connected* media time, sends guidance, runs the bandwidth policy (R
 page command), and enforces the time limits: a peer that never sends media is closed after
 ``media_timeout_s``; an applicant gone for ``reconnect_grace_s`` ends the interview; the whole
 interview ends after ``interview_max_s``. Finishing closes the peer, drains the analyzers into a
-verdict, finalises the recording, and stores the outcome through the InterviewService.
+verdict, finalises the recording, and stores the outcome through the InterviewService. The
+record's status changes on the way (connected, connection lost, prompt shown, location) are
+written off the event loop, in order (:mod:`signaling.record_writer`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from signaling.ingest import MediaClock
 from signaling.instrument import AnalysisCounters, TimedAnalyzer
 from signaling.load import LatencyTracker
 from signaling.peer import InterviewPeer
+from signaling.record_writer import RecordWriter
 from signaling.recording import InterviewRecording, RecordingResult
 from signaling.recording_vault import (
     seal_leftovers,
@@ -128,6 +131,9 @@ class LiveInterview:
         self._guidance_busy = False
         self._background: set[asyncio.Task[Any]] = set()
         self.flow: ScriptedFlow | None = None
+        self.records = RecordWriter(f"interview {interview_id}")
+        self._geo_latest: GeoFix | None = None
+        self._geo_queued = False
 
     async def start(self) -> None:
         if self.hub.flow_factory is not None:
@@ -193,7 +199,7 @@ class LiveInterview:
         log.info("interview %s: connection lost (%s)", self.id, why)
         self.peer = None
         self._disconnected_since = time.monotonic()
-        self.hub.service.interrupted(self.id)
+        self.records.submit("connection lost", lambda: self.hub.service.interrupted(self.id))
         if self.flow is not None:
             await self.flow.lost(self.clock.now())
         await peer.close()
@@ -201,7 +207,7 @@ class LiveInterview:
     def _on_peer_state(self, peer: InterviewPeer, state: str) -> None:
         if state == "connected" and peer is self.peer:
             self._disconnected_since = None
-            self.hub.service.connected(self.id)
+            self.records.submit("connected", lambda: self.hub.service.connected(self.id))
             if self.flow is not None:
                 self._spawn(self.flow.connected(peer.send, self.clock.now()))
         elif state in ("failed", "closed") and peer is self.peer and not peer.closed:
@@ -220,18 +226,29 @@ class LiveInterview:
             # prompt already sent on this ordered channel has reached this page
         elif isinstance(message, Geo):
             at = message.timestamp_ms / 1000 if message.timestamp_ms else time.time()
-            self.hub.service.geolocation(self.id, GeoFix(message.latitude, message.longitude,
-                                                         message.accuracy_m, at))
+            self._record_geo(GeoFix(message.latitude, message.longitude, message.accuracy_m, at))
             self.geo_input["gps"] = {"lat": message.latitude, "lon": message.longitude,
                                      "accuracy_m": message.accuracy_m, "time": at}
         elif isinstance(message, GeoDenied):
-            self.hub.service.geolocation(self.id, None)
+            self._record_geo(None)
             self.geo_input["gps"] = {"error": "permission_denied" if message.reason == "denied"
                                      else "position_unavailable"}
         elif isinstance(message, SenderStats):
             self.sender_stats = message
         elif isinstance(message, Bye):
             self._spawn(self.hangup(peer))
+
+    def _record_geo(self, fix: GeoFix | None) -> None:
+        """Coalesced: a page may send fixes as fast as it likes; at most one location write
+        waits, and it writes the newest fix when its turn comes."""
+        self._geo_latest = fix
+        if not self._geo_queued:
+            self._geo_queued = True
+            self.records.submit("location", self._write_geo)
+
+    def _write_geo(self) -> None:  # worker thread
+        self._geo_queued = False  # first: a fix arriving from now on queues its own write
+        self.hub.service.geolocation(self.id, self._geo_latest)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -298,14 +315,18 @@ class LiveInterview:
         if position is not None and newest is not None and position.index != self.prompt_index:
             if position.done:
                 self.prompt_index = position.index
-                self.hub.service.prompt_done(self.id, len(self.sequencer.steps))
+                total = len(self.sequencer.steps)
+                self.records.submit("prompts done",
+                                    lambda: self.hub.service.prompt_done(self.id, total))
                 peer.send({"type": "done"})
                 return "completed"
             # a prompt counts as shown only once it reached the page; otherwise retry next tick
             if peer.send({"type": "prompt", "index": position.index,
                           "total": len(self.sequencer.steps), **position.step.to_json()}):
                 self.prompt_index = position.index
-                self.hub.service.prompt_done(self.id, position.index)
+                shown = position.index
+                self.records.submit("prompt shown",
+                                    lambda: self.hub.service.prompt_done(self.id, shown))
         if now - self._last_policy >= 1.0:
             self._bandwidth_step(peer, now - self._last_policy if self._last_policy else 1.0)
             self._last_policy = now
@@ -414,15 +435,18 @@ class LiveInterview:
             recording = await asyncio.to_thread(self.recording.finalize) if self.recording else None
             stored = await asyncio.to_thread(self._seal, recording)
             self.outcome = InterviewOutcome(reason, result, recording)
+            await self.records.close()  # the status writes before it land first
             if self.flow is not None and reason == "server_shutdown":
                 await self.flow.suspend()  # resumable after the restart: not finished
-                self.hub.service.interrupted(self.id)
+                await asyncio.to_thread(self.hub.service.interrupted, self.id)
                 return
-            self.hub.service.finished(self.id, reason, verdict, stored)
+            await asyncio.to_thread(self.hub.service.finished, self.id, reason, verdict, stored)
         except Exception:
             log.exception("interview %s: finishing failed", self.id)
             self.outcome = InterviewOutcome(reason, None, None)
-            self.hub.service.finished(self.id, f"{reason} (error)", None, None)
+            await self.records.close()
+            await asyncio.to_thread(self.hub.service.finished, self.id, f"{reason} (error)",
+                                    None, None)
         finally:
             self._release_rate()
             self.feed.close()
@@ -460,6 +484,7 @@ class LiveInterview:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         await self.session.finish()
+        await self.records.close()
         if self.recording is not None:
             await asyncio.to_thread(self.recording.discard)
             if self.hub.media is not None:
