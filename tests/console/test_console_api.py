@@ -291,6 +291,25 @@ def test_a_claimed_session_is_decided_only_by_its_claimant(console):
     assert rita.get(f"/console/api/sessions/{session_id}").json()["claimed_by"] is None
 
 
+def test_audit_sample_is_drawn_from_ids_and_read_in_chunks(console, interviews, monkeypatch):
+    """The sampled pass / reject verdicts are picked from their ids, then read whole in chunks:
+    the same queue whatever the chunk size, and none of them when the rate is 0."""
+    from signaling.console import queue as queue_module
+
+    for application in ("APP-CONSOLE-REJECT-CHUNK-1", "APP-CONSOLE-REJECT-CHUNK-2"):
+        make_concluded(console, application, [ONE_FACE, MISMATCH])
+    svc = services(console.client)
+    with svc.sessions() as db:
+        now = svc.clock()
+        whole = queue_module.build_queue(db, queue_module.QueueFilter(), now, 1.0)
+        monkeypatch.setattr(queue_module, "ID_CHUNK", 1)
+        chunked = queue_module.build_queue(db, queue_module.QueueFilter(), now, 1.0)
+        unsampled = queue_module.build_queue(db, queue_module.QueueFilter(), now, 0.0)
+    assert sum(item["sampled"] for item in whole) >= 2
+    assert chunked == whole
+    assert unsampled == [item for item in whole if not item["sampled"]]
+
+
 def test_every_console_action_is_in_the_hash_chained_audit_log(console, interviews):
     started = time.time()
     client, headers = browser(console, "rob")
