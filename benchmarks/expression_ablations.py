@@ -69,6 +69,7 @@ from verification.face.expression import (
     INPUT_SIZE,
     LABELS,
     ExpressionClassifier,
+    mirror_average,
 )
 from verification.face.expression_faceapi import INPUT_SIZE as FACEAPI_INPUT_SIZE
 from verification.face.expression_faceapi import faceapi_crop
@@ -179,8 +180,7 @@ FACEAPI_CHIP_CENTER, FACEAPI_CHIP_SIDE = (73.8, 84.8), 145.4
 
 
 def _faceapi_happy(models: ExpressionModels, crop: np.ndarray) -> float:
-    views = models.faceapi.classify_many([crop, np.ascontiguousarray(crop[:, ::-1])])
-    return float((views[0].happy + views[1].happy) / 2.0)
+    return float(mirror_average(models.faceapi.classify_many, crop).happy)
 
 
 def faceapi_framings(models: ExpressionModels, image: np.ndarray,

@@ -66,11 +66,9 @@ def _candidates(db: Session, flt: QueueFilter, now: float, sample_rate: float
     rows = [(v, s) for v, s in db.execute(review).all()]
     picked = _sampled_ids(db, flt, now, sample_rate)
     for start in range(0, len(picked), ID_CHUNK):
-        chunk = picked[start:start + ID_CHUNK]
-        query = (select(VerdictRow, InterviewSessionRow)
-                 .join(InterviewSessionRow, InterviewSessionRow.id == VerdictRow.session_id)
-                 .where(VerdictRow.id.in_(chunk)))
-        rows += [(v, s) for v, s in db.execute(query).all()]
+        chunk = _undecided(flt, VerdictRow, InterviewSessionRow).where(
+            VerdictRow.id.in_(picked[start:start + ID_CHUNK]))
+        rows += [(v, s) for v, s in db.execute(chunk).all()]
     return rows
 
 

@@ -116,7 +116,7 @@ def test_a_tilted_head_is_framed_like_an_upright_one(stored) -> None:
     rotation = cv2.getRotationMatrix2D((width / 2, height / 2), 20.0, 1.0)
     tilted = cv2.warpAffine(image, rotation, (width, height), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
-    moved = landmarks[:, :2] @ rotation[:, :2].T + rotation[:, 2]
+    moved = np.c_[landmarks[:, :2] @ rotation[:, :2].T + rotation[:, 2], landmarks[:, 2]]
     upright = faceapi_crop(image, landmarks).astype(np.float64)
     again = faceapi_crop(tilted, moved).astype(np.float64)
     inner = slice(8, INPUT_SIZE - 8)

@@ -23,6 +23,7 @@ Preprocessing (fer 25.10.3 ``detect_emotions``): gray with OpenCV's weights, 64x
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -78,6 +79,19 @@ def preprocess_face(face_rgb: np.ndarray) -> np.ndarray:
     return scaled[..., None]
 
 
+def mirror_average(classify_many: Callable[[list[np.ndarray]], list[ExpressionScores]],
+                   face_rgb: np.ndarray) -> ExpressionScores:
+    """A crop and its left-right mirror classified in one batch of two, probabilities averaged
+    (test-time augmentation for networks that are not mirror-symmetric; see the module notes).
+    Shared by both expression adapters."""
+    if not isinstance(face_rgb, np.ndarray) or face_rgb.ndim != 3:
+        raise InvalidInputError("expected an RGB uint8 face crop of shape (height, width, 3)")
+    views = classify_many([face_rgb, np.ascontiguousarray(face_rgb[:, ::-1])])
+    mean = (np.array(views[0].probabilities) + np.array(views[1].probabilities)) / 2.0
+    return ExpressionScores(*(float(p) for p in mean),
+                            latency_ms=views[0].latency_ms + views[1].latency_ms)
+
+
 def fer_crop(image: np.ndarray, points: AlignmentPoints) -> np.ndarray:
     """The 64x64 RGB face crop framed as fer frames it, cut straight from the image."""
     return align_region(image, points, FER_CROP_CENTER, FER_CROP_SIDE, INPUT_SIZE).chip
@@ -102,12 +116,7 @@ class ExpressionClassifier:
 
     def classify_mirrored(self, face_rgb: np.ndarray) -> ExpressionScores:
         """Mean of the crop's and its left-right mirror's probabilities (one batch of two)."""
-        if not isinstance(face_rgb, np.ndarray) or face_rgb.ndim != 3:
-            raise InvalidInputError("expected an RGB uint8 face crop of shape (height, width, 3)")
-        views = self.classify_many([face_rgb, np.ascontiguousarray(face_rgb[:, ::-1])])
-        mean = (np.array(views[0].probabilities) + np.array(views[1].probabilities)) / 2.0
-        return ExpressionScores(*(float(p) for p in mean),
-                                latency_ms=views[0].latency_ms + views[1].latency_ms)
+        return mirror_average(self.classify_many, face_rgb)
 
     def classify_many(self, faces: list[np.ndarray]) -> list[ExpressionScores]:
         """Several crops in one batched run; each result carries an equal share of its latency."""

@@ -37,8 +37,8 @@ import cv2
 import numpy as np
 
 from verification.errors import InvalidInputError
-from verification.face.expression import LABELS, ExpressionScores
-from verification.face.geometry import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
+from verification.face.expression import LABELS, ExpressionScores, mirror_average
+from verification.face.geometry import eye_centres
 from verification.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
@@ -63,18 +63,18 @@ BOX_PADDING = 0.2  # face-api's alignMinBbox(minBoxPadding=0.2): 20 % of width /
 def faceapi_crop(image: np.ndarray, landmarks: np.ndarray, padding: float = BOX_PADDING,
                  black_outside_box: bool = True) -> np.ndarray:
     """The 112x112 RGB uint8 crop framed as face-api frames it (see the module notes), from a
-    frame and its (478, 2 or 3) mesh landmarks in pixels. ``padding`` and
+    frame and its (478, 3) mesh landmarks in pixels. ``padding`` and
     ``black_outside_box=False`` (image context instead of black bars) exist for the framing
     ablations of ``benchmarks/eval_expression.py``; the live path uses the defaults."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
             or image.dtype != np.uint8:
         raise InvalidInputError("expected an RGB uint8 image of shape (height, width, 3)")
     points = np.asarray(landmarks, dtype=np.float64)
-    if points.ndim != 2 or points.shape[0] < 468 or points.shape[1] < 2:
+    if points.ndim != 2 or points.shape[0] < 468 or points.shape[1] != 3:
         raise InvalidInputError("expected the face mesh landmarks, shape (478, 3)")
+    left_eye, right_eye = eye_centres(points)
+    eye_axis = (left_eye - right_eye)[:2]
     points = points[:, :2]
-    left_eye = points[list(LEFT_EYE_CORNERS)].mean(axis=0)
-    eye_axis = left_eye - points[list(RIGHT_EYE_CORNERS)].mean(axis=0)
     angle = float(np.arctan2(eye_axis[1], eye_axis[0]))
     cos, sin = np.cos(-angle), np.sin(-angle)
     level = np.array([[cos, -sin], [sin, cos]])  # rotates the eye line onto the x axis
@@ -113,11 +113,7 @@ class FaceApiExpressionClassifier:
     def classify_landmarks(self, image: np.ndarray, landmarks: np.ndarray) -> ExpressionScores:
         """Crop the face with face-api's framing from the mesh landmarks, then classify it and
         its mirror image (probabilities averaged)."""
-        crop = faceapi_crop(image, landmarks)
-        views = self.classify_many([crop, np.ascontiguousarray(crop[:, ::-1])])
-        mean = (np.array(views[0].probabilities) + np.array(views[1].probabilities)) / 2.0
-        return ExpressionScores(*(float(p) for p in mean),
-                                latency_ms=views[0].latency_ms + views[1].latency_ms)
+        return mirror_average(self.classify_many, faceapi_crop(image, landmarks))
 
     def classify_many(self, crops: list[np.ndarray]) -> list[ExpressionScores]:
         """Several 112x112 RGB uint8 crops in one batched run; each result carries an equal
