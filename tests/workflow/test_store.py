@@ -95,6 +95,26 @@ def test_evidence_ids_stay_unique_across_restarts(db_engine, tmp_path: Path):
     assert [e["id"] for e in timeline["events"]] == ["ev-1", "ev-2", "ev-3"]
 
 
+def test_evidence_with_a_step_described_as_a_dict_is_stored(db_engine, tmp_path: Path):
+    """The expression cue describes the step a cue fell in as a dict (index, type, title); a
+    live interview's verdict once failed on it ("type 'dict' is not supported")."""
+    clock = Clock()
+    workflow = make_workflow(db_engine, tmp_path, clock)
+    created = workflow.create_session(new_request())
+    step = {"index": 0, "type": "recording", "title": "the recording", "kind": "answer"}
+    cue = Evidence(Check.MICRO_EXPRESSION, Outcome.INCONCLUSIVE, TimeWindow(3.1, 3.2),
+                   "brief nose wrinkle (advisory cue)", code="micro_expression",
+                   details={"step": step})
+    named = Evidence(Check.VOICEPRINT, Outcome.SUPPORTS, TimeWindow(0.0, 3.0), "voice",
+                     details={"step": "question_1"})
+    with workflow.sessions.begin() as db:
+        ids = repo.append_evidence(db, created.session_id, [cue, named], clock())
+    events = {e["id"]: e for e in workflow.timeline(created.session_id)["events"]}
+    assert events[ids[0]]["step"] is None
+    assert events[ids[0]]["details"]["step"] == step  # the description is kept in the payload
+    assert events[ids[1]]["step"] == "question_1"
+
+
 def test_failures_count_once_per_attempt_across_subjects(db_engine):
     sessions = repo.session_factory(db_engine)
     with sessions.begin() as db:

@@ -86,10 +86,18 @@ def append_evidence(db: Session, session_id: str, items: Sequence[Evidence], at:
             session_id=session_id, entry_id=entry_id, kind="evidence", check=item.check.value,
             outcome=item.outcome.value, code=item.code or "", summary=item.summary,
             media_start=item.window.start, media_end=item.window.end, recorded_at=at,
-            step_id=step_id or item.details.get("step"),
+            step_id=step_id or _step_id(item.details.get("step")),
             payload={k: payload[k] for k in ("score", "model", "provider", "latency_ms",
                                              "details")} | {"source_id": item.id}))
     return ids
+
+
+def _step_id(step: object) -> str | None:
+    """A script step id from an analyzer's ``details["step"]``. Only a string is one: an
+    analyzer may describe the step it saw in its own shape (the expression cue gives a dict of
+    index, type and title), which belongs in the payload, not in the ``step_id`` column; one odd
+    detail must never make the evidence, and with it the verdict, unstorable."""
+    return step[:64] if isinstance(step, str) and step else None
 
 
 # Image bytes some evidence carries for the live session (the face stage's reference crop): the
